@@ -1,0 +1,60 @@
+# containerpoker — everyday commands. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := scripts/uv.sh
+RUN := $(UV) run --frozen --no-sync
+CP := $(RUN) containerpoker
+export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
+export UV_COMPILE_BYTECODE := 1
+PYTEST_ARGS ?=
+
+.PHONY: help run engine sync images pools status stop logs clean format lint test test-fast
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: engine sync images pools ## Set up everything and run the platform on this machine
+	@$(CP) pool status
+	@echo
+	@echo "The pools are warm. Try:  $(CP) pool claim nginx --user alice"
+
+engine: ## Make sure a Docker engine runs (installs Debian's docker.io as root when missing)
+	@scripts/engine.sh
+
+sync: ## Create/refresh the Python environment (.venv) from uv.lock
+	@$(UV) sync --frozen --quiet
+
+images: engine sync ## Build the runtime images that are missing or outdated
+	@$(CP) images build
+
+pools: ## Warm every pool to its size
+	@$(CP) pool init
+
+status: ## Show the pools
+	@$(CP) pool status
+
+stop: ## Stop the platform: remove its containers and volumes
+	@if docker info >/dev/null 2>&1 && [ -x .venv/bin/containerpoker ]; then $(CP) stop; else echo "Nothing running."; fi
+
+logs: ## Show recent platform events and the engine log
+	@$(CP) pool events --limit 40
+	@if [ -f /var/log/containerpoker-dockerd.log ]; then echo "--- engine (/var/log/containerpoker-dockerd.log)"; tail -n 15 /var/log/containerpoker-dockerd.log; fi
+
+clean: stop ## Stop, then delete local state, the environment and caches
+	rm -rf var .venv .pytest_cache .ruff_cache test-artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+format: sync ## Format the code and apply safe lint fixes
+	@$(RUN) ruff format app tests bench
+	@$(RUN) ruff check --fix app tests bench
+
+lint: sync ## Check formatting and lint
+	@$(RUN) ruff format --check app tests bench
+	@$(RUN) ruff check app tests bench
+
+test: engine sync images ## Run every test against the real engine (what CI runs)
+	@$(RUN) pytest $(PYTEST_ARGS)
+
+test-fast: engine sync images ## The quick day-to-day subset (skips the slow tests)
+	@$(RUN) pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,0 +1,157 @@
+"""Build the runtime images from the project's own Dockerfiles.
+
+Each image is labelled with a hash of its build context (its own folder,
+``common/`` and the base image's id); an image whose label matches is
+current and is not rebuilt, so ``images build`` is a no-op when nothing
+changed.  When the base ``debian:bookworm-slim`` is missing it is provided by
+``base/build-base.sh`` (pull where a registry answers, else debootstrap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from docker.errors import APIError, ImageNotFound
+
+from .config import Settings
+from .engine import Engine, label
+from .errors import ConfigError, ContainerPokerError, ImageMissing
+
+HASH_LABEL = label("build-hash")
+Progress = Callable[[str, str], None]  # (runtime, line)
+
+
+def base_image() -> str:
+    return os.environ.get("CONTAINERPOKER_BASE_IMAGE", "debian:bookworm-slim")
+
+
+def _images_dir(settings: Settings) -> Path:
+    path = settings.images_dir
+    if not (path / "common").is_dir():
+        raise ConfigError(
+            f"The runtime images' Dockerfiles are not at {path}: set CONTAINERPOKER_IMAGES_DIR "
+            "to the project's infrastructure/images folder."
+        )
+    return path
+
+
+def context_hash(images_dir: Path, runtime: str, base_id: str) -> str:
+    """A hash of everything that goes into one runtime image."""
+    digest = hashlib.sha256(base_id.encode())
+    for folder in ("common", runtime):
+        for file in sorted((images_dir / folder).rglob("*")):
+            if file.is_file():
+                digest.update(str(file.relative_to(images_dir)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def ensure_base(settings: Settings, engine: Engine, progress: Progress) -> str:
+    """Make sure the base image exists; return its id."""
+    name = base_image()
+    try:
+        return engine.api.inspect_image(name)["Id"]
+    except ImageNotFound:
+        pass
+    script = _images_dir(settings) / "base" / "build-base.sh"
+    progress("base", f"{name} is missing: providing it with {script.name} (pull, else debootstrap)")
+    result = subprocess.run(["bash", str(script)], check=False)
+    if result.returncode != 0:
+        raise ImageMissing(
+            f"The base image {name} could not be provided (see the lines above); "
+            "fix that, then run `containerpoker images build` again."
+        )
+    return engine.api.inspect_image(name)["Id"]
+
+
+def image_state(settings: Settings, engine: Engine) -> dict[str, str]:
+    """For each runtime: ``current``, ``outdated`` or ``missing``."""
+    images_dir = _images_dir(settings)
+    try:
+        base_id = engine.api.inspect_image(base_image())["Id"]
+    except ImageNotFound:
+        base_id = None
+    states = {}
+    for name, cfg in settings.runtimes.items():
+        try:
+            labels = engine.api.inspect_image(cfg.image)["Config"].get("Labels") or {}
+        except ImageNotFound:
+            states[name] = "missing"
+            continue
+        if base_id is None or not (images_dir / name / "Dockerfile").is_file():
+            states[name] = "current"  # nothing to compare against: keep what is there
+            continue
+        wanted = context_hash(images_dir, name, base_id)
+        states[name] = "current" if labels.get(HASH_LABEL) == wanted else "outdated"
+    return states
+
+
+def build_images(
+    settings: Settings,
+    engine: Engine,
+    runtimes: Iterable[str] | None = None,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, str]:
+    """Build what is missing or outdated; return ``{runtime: "built" | "current"}``."""
+    say = progress or (lambda runtime, line: None)
+    names = list(runtimes or settings.runtimes)
+    for name in names:
+        settings.runtime(name)
+    images_dir = _images_dir(settings)
+    base_id = ensure_base(settings, engine, say)
+    results = {}
+    for name in names:
+        cfg = settings.runtime(name)
+        dockerfile = images_dir / name / "Dockerfile"
+        if not dockerfile.is_file():
+            engine.require_image(cfg)
+            results[name] = "current"
+            continue
+        wanted = context_hash(images_dir, name, base_id)
+        try:
+            labels = engine.api.inspect_image(cfg.image)["Config"].get("Labels") or {}
+        except ImageNotFound:
+            labels = {}
+        if not force and labels.get(HASH_LABEL) == wanted:
+            say(name, f"{cfg.image} is current")
+            results[name] = "current"
+            continue
+        say(name, f"building {cfg.image} ...")
+        _build_one(engine, images_dir, name, cfg.image, wanted, say)
+        results[name] = "built"
+    return results
+
+
+def _build_one(
+    engine: Engine, images_dir: Path, name: str, tag: str, wanted: str, say: Progress
+) -> None:
+    try:
+        stream = engine.api.build(
+            path=str(images_dir),
+            dockerfile=f"{name}/Dockerfile",
+            tag=tag,
+            labels={HASH_LABEL: wanted, label("image"): name},
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+        )
+        for chunk in stream:
+            if "error" in chunk:
+                raise ContainerPokerError(
+                    f"Building {tag} failed: {chunk['error'].strip()}. Fix "
+                    f"infrastructure/images/{name}/Dockerfile (or the network to Debian's mirror) "
+                    "and run `containerpoker images build` again."
+                )
+            line = (chunk.get("stream") or "").strip()
+            if line.startswith("Step "):
+                say(name, line)
+    except APIError as exc:
+        raise ContainerPokerError(f"Building {tag} failed: {exc.explanation or exc}.") from None
+    say(name, f"built {tag}")

@@ -1,0 +1,213 @@
+"""The store: what the platform believes, in SQL (SQLite by default, any URL works).
+
+Docker stays the truth about containers; the store holds what Docker cannot:
+who owns what, which containers are being warmed by whom, the pool sizes set
+at run time and the event log.  Every state change is one short write
+transaction, so two processes (CLI, portal, monitor) can share one database.
+
+SQLite specifics: WAL journal, a busy timeout, ``BEGIN IMMEDIATE`` for writes
+(no lock upgrade deadlocks) and, inside one process, a lock in front of the
+writer so that many threads queue in Python instead of in SQLite's sleeping
+busy handler (which is what makes tail latency bad under contention).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from .errors import ConfigError
+
+metadata = MetaData()
+
+#: Pool container states (see DESIGN.md): warming → ready → assigned → released → (row deleted)
+WARMING, READY, ASSIGNED, RELEASED, FAILED = "warming", "ready", "assigned", "released", "failed"
+STATES = (WARMING, READY, ASSIGNED, RELEASED, FAILED)
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("runtime", String(32), primary_key=True),
+    # NULL: use the configured warm size; set by `pool resize` / `pool add`.
+    Column("warm_override", Integer, nullable=True),
+    # Bumped by every write that must serialise per runtime (row lock on PostgreSQL).
+    Column("seq", Integer, nullable=False, default=0),
+)
+
+pool_containers = Table(
+    "pool_containers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("runtime", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("host_port", Integer, nullable=False, unique=True),
+    Column("volume", String(80), nullable=False),
+    Column("docker_id", String(80), nullable=True),
+    Column("owner", String(120), nullable=True),
+    # Who is warming it (for telling live work from a crashed process).
+    Column("worker_host", String(120), nullable=True),
+    Column("worker_pid", Integer, nullable=True),
+    Column("replacements", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("claimed_at", Float, nullable=True),
+    Index("ix_pool_containers_runtime_state", "runtime", "state"),
+    # One container per (owner, runtime): the second claim gets the first's container.
+    Index(
+        "ux_pool_containers_owner_runtime",
+        "owner",
+        "runtime",
+        unique=True,
+        sqlite_where=text("owner IS NOT NULL"),
+        postgresql_where=text("owner IS NOT NULL"),
+    ),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("runtime", String(32), nullable=True),
+    Column("container", String(80), nullable=True),
+    Column("owner", String(120), nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_events_ts", "ts"),
+)
+
+
+class Store:
+    """A SQLAlchemy engine plus the few transaction helpers the pool needs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite and url.startswith("sqlite:///") and ":memory:" not in url:
+            path = Path(url.removeprefix("sqlite:///"))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"Cannot create the data directory {path.parent}: {exc.strerror}. "
+                    "Set CONTAINERPOKER_DATA_DIR to a writable directory."
+                ) from None
+        try:
+            kwargs: dict = {"pool_pre_ping": not self.is_sqlite}
+            if self.is_sqlite:
+                kwargs.update(
+                    connect_args={"timeout": 30, "check_same_thread": False},
+                    pool_size=16,
+                    max_overflow=48,
+                )
+            self.engine: Engine = create_engine(url, **kwargs)
+        except (ArgumentError, ImportError) as exc:
+            raise ConfigError(
+                f"CONTAINERPOKER_DATABASE_URL={url!r} cannot be used: {exc}."
+            ) from None
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise ConfigError(
+                f"The database at {url} cannot be opened: {exc.orig}. "
+                "Check CONTAINERPOKER_DATABASE_URL and that its directory is writable."
+            ) from None
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(cp_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction; sees a consistent snapshot."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def lock_runtime(self, conn: Connection, runtime: str) -> None:
+        """Serialise writers of one runtime (the pools row is the lock)."""
+        updated = conn.execute(
+            pools.update().where(pools.c.runtime == runtime).values(seq=pools.c.seq + 1)
+        ).rowcount
+        if not updated:
+            conn.execute(insert(pools).values(runtime=runtime, warm_override=None, seq=1))
+
+    def add_event(
+        self,
+        conn: Connection,
+        kind: str,
+        *,
+        runtime: str | None = None,
+        container: str | None = None,
+        owner: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        conn.execute(
+            insert(events).values(
+                ts=time.time(),
+                kind=kind,
+                runtime=runtime,
+                container=container,
+                owner=owner,
+                detail=detail,
+            )
+        )
+
+    def recent_events(self, limit: int = 50) -> list[dict]:
+        with self.read() as conn:
+            rows = conn.execute(select(events).order_by(events.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def warm_override(self, runtime: str) -> int | None:
+        with self.read() as conn:
+            return conn.execute(
+                select(pools.c.warm_override).where(pools.c.runtime == runtime)
+            ).scalar()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy's "begin" event, not pysqlite, decide how transactions start.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("cp_write")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

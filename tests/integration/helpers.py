@@ -1,0 +1,32 @@
+"""Small helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+
+def fetch(url: str, timeout: float = 15.0, expect: str | None = None) -> str:
+    """GET ``url`` until it answers (and contains ``expect``); return the body."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                body = response.read().decode("utf-8", "replace")
+            if expect is None or expect in body:
+                return body
+            last = body[:200]
+        except (urllib.error.URLError, OSError) as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer{f' with {expect!r}' if expect else ''}: {last}")
+
+
+def files_in(docker_client, name: str, path: str = "/srv/www") -> list[str]:
+    """The files under ``path`` in a container, via ``docker exec find``."""
+    container = docker_client.containers.get(name)
+    result = container.exec_run(["find", path, "-mindepth", "1"])
+    assert result.exit_code == 0, result.output
+    return sorted(result.output.decode().split())

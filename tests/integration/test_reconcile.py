@@ -1,0 +1,159 @@
+"""Reconcile rebuilds the truth from Docker: replaces the dead, removes the unknown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from containerpoker.config import load_settings
+from containerpoker.store import pool_containers
+
+from ..conftest import TEST_LABEL, make_env
+from .helpers import fetch
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.mark.parametrize("how", ["kill", "remove", "stop"])
+def test_a_dead_assigned_container_is_replaced_with_port_and_files(manager, docker_client, how):
+    manager.init(["nginx"])
+    claimed = manager.claim("alice", "nginx")
+    manager.upload(claimed.name, "index.html", b"<p>alice's page</p>", owner="alice")
+    container = docker_client.containers.get(claimed.name)
+    {
+        "kill": container.kill,
+        "remove": lambda: container.remove(force=True),
+        "stop": lambda: container.stop(timeout=1),
+    }[how]()
+
+    report = manager.reconcile()
+
+    assert report.replaced == [claimed.name]
+    after = manager.get(claimed.name)
+    assert (after.owner, after.host_port, after.state) == ("alice", claimed.host_port, "assigned")
+    assert docker_client.containers.get(claimed.name).id != container.id
+    assert fetch(claimed.url, expect="alice's page")
+
+
+def test_a_dead_warm_container_is_removed_and_the_pool_refilled(manager, docker_client):
+    manager.init(["nginx"])
+    warm = manager.containers(runtime="nginx")[0]
+    docker_client.containers.get(warm.name).kill()
+
+    report = manager.reconcile()
+
+    assert report.removed_dead == [warm.name]
+    assert report.created["nginx"] == 1
+    names = [a.name for a in manager.containers(runtime="nginx")]
+    assert warm.name not in names and len(names) == 1
+
+
+def test_unknown_labelled_containers_and_volumes_are_removed(manager, docker_client, instance):
+    manager.init(["nginx"])
+    labels = {
+        "containerpoker.role": "pool",
+        "containerpoker.instance": instance,
+        "containerpoker.runtime": "nginx",
+        TEST_LABEL: "1",
+    }
+    stray = docker_client.containers.run(
+        "containerpoker/nginx", detach=True, labels=labels, name=f"cp-{instance}-nginx-stray"
+    )
+    volume = docker_client.volumes.create(f"cp-{instance}-nginx-stray2-files", labels=labels)
+
+    report = manager.reconcile()
+
+    assert stray.name in report.removed_orphans
+    assert volume.name in report.removed_volumes
+    left = docker_client.containers.list(
+        all=True, filters={"label": f"containerpoker.instance={instance}"}
+    )
+    assert sorted(c.name for c in left) == sorted(a.name for a in manager.containers())
+
+
+def test_a_reconcile_with_nothing_wrong_changes_nothing(manager):
+    manager.init()
+    manager.claim("alice", "nginx")
+    manager.wait_idle(60)
+    report = manager.reconcile()
+    assert not report.changed, report
+
+
+def test_a_host_port_taken_by_another_process_is_skipped(manager):
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", 18000))
+    blocker.listen()
+    try:
+        manager.resize("nginx", 2)
+        ports = sorted(a.host_port for a in manager.containers(runtime="nginx"))
+    finally:
+        blocker.close()
+    assert ports == [18001, 18002]
+
+
+@pytest.mark.slow
+def test_a_process_killed_while_warming_leaves_no_orphan_or_duplicate(
+    tmp_path, instance, make_manager, docker_client
+):
+    env = make_env(
+        tmp_path,
+        instance,
+        CONTAINERPOKER_RUNTIMES="nginx",
+        CONTAINERPOKER_NGINX_WARM="6",
+        CONTAINERPOKER_NGINX_MAX="10",
+    )
+    settings = load_settings(env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "containerpoker.cli", "-q", "pool", "init"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    db = create_engine(settings.database_url)
+    try:
+        # Kill it once some containers exist and others are still warming.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with db.connect() as conn:
+                    states = [r.state for r in conn.execute(select(pool_containers))]
+            except Exception:  # noqa: BLE001 - the child may not have made the tables yet
+                states = []
+            live = docker_client.containers.list(
+                all=True, filters={"label": f"containerpoker.instance={instance}"}
+            )
+            if live and "warming" in states:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the child never got to warming")
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        db.dispose()
+
+    manager = make_manager(settings)
+    report = manager.reconcile()
+
+    assert report.abandoned, "the killed process left warming rows to clean"
+    rows = manager.containers()
+    live = docker_client.containers.list(
+        all=True, filters={"label": f"containerpoker.instance={instance}"}
+    )
+    assert sorted(c.name for c in live) == sorted(a.name for a in rows)  # no orphan
+    assert len({a.host_port for a in rows}) == len(rows) == 6  # no duplicate
+    assert all(a.state == "ready" for a in rows)
+    volumes = docker_client.volumes.list(filters={"label": f"containerpoker.instance={instance}"})
+    assert sorted(v.name for v in volumes) == sorted(f"{a.name}-files" for a in rows)
+    with db.connect() as conn:
+        assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
