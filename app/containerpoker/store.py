@@ -99,6 +99,43 @@ events = Table(
 )
 
 
+class Prepared:
+    """A Core statement compiled once for the store's dialect, run on a raw DBAPI cursor.
+
+    The claim hot path runs a handful of tiny statements; SQLAlchemy's per-call
+    statement building costs several times what SQLite itself needs, so these
+    are compiled once and executed directly (still any dialect: the compiled
+    SQL and parameter style are the driver's own).
+    """
+
+    def __init__(self, statement, dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        self.order = list(compiled.positiontup or [])
+        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
+
+    def execute(self, cursor, **params):
+        values = {**self.fixed, **params}
+        if self.positional:
+            cursor.execute(self.sql, [values[name] for name in self.order])
+        else:
+            cursor.execute(self.sql, values)
+        return cursor
+
+    def execute_many(self, cursor, rows: list[dict]) -> None:
+        values = [{**self.fixed, **params} for params in rows]
+        if self.positional:
+            cursor.executemany(self.sql, [[v[name] for name in self.order] for v in values])
+        else:
+            cursor.executemany(self.sql, values)
+
+    @staticmethod
+    def rows(cursor) -> list[dict]:
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 class Store:
     """A SQLAlchemy engine plus the few transaction helpers the pool needs."""
 
@@ -128,6 +165,8 @@ class Store:
                 f"CONTAINERPOKER_DATABASE_URL={url!r} cannot be used: {exc}."
             ) from None
         self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._raw_lock = threading.Lock()
+        self._raw = None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
@@ -146,6 +185,28 @@ class Store:
             conn = conn.execution_options(cp_write=True)
             with conn.begin():
                 yield conn
+
+    @contextlib.contextmanager
+    def raw_write(self) -> Iterator:
+        """A raw DBAPI cursor in one write transaction, on a connection kept for it.
+
+        For the claim hot path (see :class:`Prepared`): no pool checkout, no
+        SQLAlchemy transaction machinery, just BEGIN, the statements, COMMIT.
+        """
+        with self._write_lock, self._raw_lock:
+            if self._raw is None:
+                self._raw = self.engine.raw_connection()
+            cursor = self._raw.cursor()
+            try:
+                if self.is_sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                self._raw.commit()
+            except BaseException:
+                self._raw.rollback()
+                raise
+            finally:
+                cursor.close()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -194,6 +255,10 @@ class Store:
             ).scalar()
 
     def dispose(self) -> None:
+        with self._raw_lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
         self.engine.dispose()
 
 

@@ -86,17 +86,25 @@ def test_a_reconcile_with_nothing_wrong_changes_nothing(manager):
     assert not report.changed, report
 
 
-def test_a_host_port_taken_by_another_process_is_skipped(manager):
+def test_a_host_port_taken_by_another_process_is_skipped(tmp_path, instance, make_manager):
+    # A range of its own: ports other tests just released may still be closing.
+    env = make_env(
+        tmp_path,
+        instance,
+        CONTAINERPOKER_RUNTIMES="nginx",
+        CONTAINERPOKER_NGINX_PORTS="18090-18099",
+    )
+    manager = make_manager(load_settings(env=env))
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    blocker.bind(("127.0.0.1", 18000))
+    blocker.bind(("127.0.0.1", 18090))
     blocker.listen()
     try:
         manager.resize("nginx", 2)
         ports = sorted(a.host_port for a in manager.containers(runtime="nginx"))
     finally:
         blocker.close()
-    assert ports == [18001, 18002]
+    assert ports == [18091, 18092]
 
 
 @pytest.mark.slow

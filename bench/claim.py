@@ -1,0 +1,227 @@
+"""Claim latency, cold-start latency and refill throughput, all in one run.
+
+    uv run python bench/claim.py [--pool 50] [--cold 10]
+
+Prints, against the real engine:
+- warm claim latency p50/p99 with 1 claimer and with N concurrent claimers;
+- cold `docker run` latency of the same image (create+start, and until it
+  serves HTTP), measured in the same run, and the claim/cold ratio;
+- pool refill throughput (containers/s: release N, until N fresh are ready)
+  against raw remove+create of N containers with the same parallelism.
+
+Targets (issue 2): warm claim p50 <= 5 ms and p99 <= 25 ms at 50 concurrent;
+claim/cold <= 0.05; refill >= 80 % of raw.  Everything the bench creates is
+labelled ``containerpoker.bench`` and removed at the end, even on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import docker
+
+from containerpoker.config import load_settings
+from containerpoker.engine import Engine
+from containerpoker.pool import PoolManager
+
+BENCH_LABEL = "containerpoker.bench"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
+
+
+def measure_claims(manager: PoolManager, users: list[str], concurrent: bool) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(users)) if concurrent else None
+
+    def one(user: str) -> None:
+        if barrier:
+            barrier.wait()
+        start = time.perf_counter()
+        assignment = manager.claim(user, "nginx")
+        took = time.perf_counter() - start
+        assert not assignment.cold_start, "the pool was not warm enough for this bench"
+        with lock:
+            latencies.append(took)
+
+    if concurrent:
+        with ThreadPoolExecutor(len(users)) as pool:
+            list(pool.map(one, users))
+    else:
+        for user in users:
+            one(user)
+    return latencies
+
+
+def refill_throughput(manager: PoolManager, count: int) -> float:
+    """Release ``count`` assigned containers; time until ``count`` fresh ones are ready."""
+    assigned = [a for a in manager.containers(runtime="nginx") if a.state == "assigned"][:count]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(manager.settings.warm_parallelism) as pool:
+        list(pool.map(lambda a: manager.release(a.name), assigned))
+    manager.wait_idle()
+    while True:
+        status = {s.runtime: s for s in manager.status()}["nginx"]
+        if status.ready >= count and status.warming == 0:
+            break
+        manager.refill(["nginx"], wait=True)
+    return count / (time.perf_counter() - start)
+
+
+def cold_runs(engine: Engine, settings, count: int, port_base: int) -> tuple[list, list]:
+    """`docker run` of the pool's image with the pool's options: to started, to serving."""
+    cfg = settings.runtime("nginx")
+    started, serving = [], []
+    for i in range(count):
+        name = f"cp-bench-cold-{secrets.token_hex(3)}"
+        t0 = time.perf_counter()
+        container_id = engine.create_pool_container(
+            cfg, name=name, volume=f"{name}-files", host_port=port_base + i
+        )
+        t1 = time.perf_counter()
+        engine.wait_serving(port_base + i, container_id, 30)
+        t2 = time.perf_counter()
+        started.append(t1 - t0)
+        serving.append(t2 - t0)
+        engine.remove_container(container_id)
+        engine.remove_volume(f"{name}-files")
+    return started, serving
+
+
+def raw_remove_create(engine: Engine, settings, count: int, parallel: int, port_base: int) -> float:
+    """Raw Docker: create N containers, then time removing and re-creating each one."""
+    cfg = settings.runtime("nginx")
+    names = [f"cp-bench-raw-{secrets.token_hex(3)}" for _ in range(count)]
+
+    def create(i: int) -> None:
+        engine.create_pool_container(
+            cfg, name=names[i], volume=f"{names[i]}-files", host_port=port_base + i
+        )
+
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(create, range(count)))
+    start = time.perf_counter()
+
+    def cycle(i: int) -> None:
+        engine.remove_container(names[i])
+        engine.remove_volume(f"{names[i]}-files")
+        create(i)
+
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(cycle, range(count)))
+    rate = count / (time.perf_counter() - start)
+    for name in names:
+        engine.remove_container(name)
+        engine.remove_volume(f"{name}-files")
+    return rate
+
+
+def cleanup(instance: str) -> None:
+    client = docker.from_env(version="auto")
+    for container in client.containers.list(all=True, filters={"label": BENCH_LABEL}):
+        container.remove(force=True)
+    for volume in client.volumes.list(filters={"label": BENCH_LABEL}):
+        volume.remove(force=True)
+    client.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pool", type=int, default=50, help="warm pool size and claimers")
+    parser.add_argument("--cold", type=int, default=10, help="cold docker runs to time")
+    args = parser.parse_args()
+    n = args.pool
+    instance = "bench" + secrets.token_hex(3)
+    data = Path(tempfile.mkdtemp(prefix="cp-bench-"))
+    env = {
+        "CONTAINERPOKER_DATA_DIR": str(data),
+        "CONTAINERPOKER_ENV_FILE": str(data / "none.env"),
+        "CONTAINERPOKER_INSTANCE": instance,
+        "CONTAINERPOKER_RUNTIMES": "nginx",
+        "CONTAINERPOKER_NGINX_PORTS": "28000-28399",
+        "CONTAINERPOKER_NGINX_WARM": str(n),
+        "CONTAINERPOKER_NGINX_MAX": str(2 * n + 10),
+        "CONTAINERPOKER_BIND_ADDRESS": "127.0.0.1",
+        "CONTAINERPOKER_PUBLIC_HOST": "127.0.0.1",
+        "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
+    }
+    settings = load_settings(env=env)
+    manager = PoolManager(settings)
+    try:
+        print(f"warming a pool of {n} nginx containers ...", flush=True)
+        t0 = time.perf_counter()
+        manager.init()
+        print(f"  warmed {n} in {time.perf_counter() - t0:.1f} s")
+
+        single = measure_claims(manager, [f"solo{i}" for i in range(n)], concurrent=False)
+        manager.wait_idle()
+        manager.refill(wait=True)
+        many = measure_claims(manager, [f"crowd{i}" for i in range(n)], concurrent=True)
+        manager.wait_idle()
+        manager.refill(wait=True)
+
+        started, serving = cold_runs(manager.engine, settings, args.cold, 28300)
+        refill = refill_throughput(manager, n)
+        raw = raw_remove_create(manager.engine, settings, n, settings.warm_parallelism, 28300)
+    finally:
+        manager.close()
+        cleanup(instance)
+        client = docker.from_env(version="auto")
+        for container in client.containers.list(
+            all=True, filters={"label": f"containerpoker.instance={instance}"}
+        ):
+            container.remove(force=True)
+        client.close()
+
+    cold_p50 = statistics.median(started)
+    serve_p50 = statistics.median(serving)
+    claim_p50, claim_p99 = pct(many, 50), pct(many, 99)
+    print()
+    print(
+        f"claim latency, 1 claimer   ({len(single)} claims): p50 {ms(pct(single, 50))}  p99 {ms(pct(single, 99))}"
+    )
+    print(
+        f"claim latency, {n} at once ({len(many)} claims): p50 {ms(claim_p50)}  p99 {ms(claim_p99)}"
+    )
+    print(
+        f"cold docker run, same image ({len(started)} runs):  p50 {ms(cold_p50)} to started, {ms(serve_p50)} to serving"
+    )
+    print(
+        f"claim/cold ratio (p50 at {n} concurrent / p50 docker run to started): {claim_p50 / cold_p50:.4f}"
+    )
+    print(
+        f"claim/cold ratio (p99 at {n} concurrent / p50 docker run to started): {claim_p99 / cold_p50:.4f}"
+    )
+    print(f"refill throughput: {refill:.2f} containers/s (release {n}, until {n} fresh serve)")
+    print(
+        f"raw remove+create:  {raw:.2f} containers/s ({settings.warm_parallelism} in parallel, no readiness wait)"
+    )
+    print(f"refill/raw: {refill / raw:.0%}")
+    print()
+    checks = [
+        ("warm claim p50 <= 5 ms at 50 concurrent", claim_p50 <= 0.005),
+        ("warm claim p99 <= 25 ms at 50 concurrent", claim_p99 <= 0.025),
+        ("claim/cold ratio <= 0.05", claim_p50 / cold_p50 <= 0.05),
+        ("refill >= 80% of raw", refill / raw >= 0.8),
+    ]
+    for label, ok in checks:
+        print(f"  [{'met' if ok else 'MISSED'}] {label}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
