@@ -523,12 +523,6 @@ class PoolManager:
             self._existing_by_count[count] = prepared
         return prepared
 
-    def _count(self, runtime: str, *states: str) -> int:
-        with self.store.read() as conn:
-            return conn.execute(
-                select(func.count()).where(PC.c.runtime == runtime, PC.c.state.in_(states))
-            ).scalar_one()
-
     def _cold_start(self, cfg: RuntimeConfig, owner: str) -> Assignment:
         try:
             rows = self._reserve(cfg, 1, owner=owner, respect_max=True)
