@@ -149,7 +149,10 @@ def images_build(ctx: Context, runtimes: tuple[str, ...], force: bool) -> None:
 
     def say(runtime: str, line: str) -> None:
         if not ctx.quiet and not ctx.as_json:
-            err_console.print(f"  [cyan]{runtime:7}[/] {line}")
+            # Build steps can be long shell lines: one screen line each.
+            err_console.print(
+                f"  [cyan]{runtime:7}[/] {line[:100]}", overflow="ellipsis", no_wrap=True
+            )
 
     results = build_images(
         ctx.settings, Engine(ctx.settings), runtimes or None, force=force, progress=say

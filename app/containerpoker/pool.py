@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import queue
 import secrets
 import socket
 import threading
@@ -32,10 +31,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from docker.errors import DockerException
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from .claims import ClaimDesk
 from .config import RuntimeConfig, Settings
 from .engine import Engine
 from .errors import (
@@ -52,9 +52,7 @@ from .store import (
     READY,
     RELEASED,
     WARMING,
-    Prepared,
     Store,
-    events,
     pool_containers,
     pools,
 )
@@ -141,88 +139,6 @@ class ReconcileReport:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"changed": self.changed}
 
 
-_IN_MAX = 64
-
-
-def _padded(count: int) -> int:
-    """The next power of two (at most ``_IN_MAX``): IN lists come in 7 sizes only."""
-    size = 1
-    while size < count:
-        size *= 2
-    return min(size, _IN_MAX)
-
-
-@dataclass
-class _ClaimRequest:
-    owner: str
-    runtime: str
-    done: threading.Event = field(default_factory=threading.Event)
-    outcome: str = ""  # claimed | reused | warming | empty
-    row: dict | None = None
-    error: BaseException | None = None
-
-
-class _ClaimBatcher:
-    """One thread turns queued claims into one write transaction per batch.
-
-    Claims are serialised by the database anyway; doing it here, many at a
-    time, means 50 simultaneous claimers share a few commits instead of
-    queueing for 50 (this is what keeps the tail latency low).
-    """
-
-    def __init__(self, handle: Callable[[list[_ClaimRequest]], None]) -> None:
-        self._handle = handle
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, owner: str, runtime: str) -> _ClaimRequest:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="cp-claims", daemon=True)
-                self._thread.start()
-        request = _ClaimRequest(owner, runtime)
-        self._queue.put(request)
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    batch.append(self._queue.get_nowait())
-            stop = None in batch
-            batch = [r for r in batch if r is not None]
-            try:
-                if batch:
-                    self._handle(batch)
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
-                error = (
-                    exc
-                    if isinstance(exc, ContainerPokerError)
-                    else ContainerPokerError(
-                        f"The claim could not be recorded in the store ({exc}); retry in a moment."
-                    )
-                )
-                for request in batch:
-                    request.error = error
-            finally:
-                for request in batch:
-                    request.done.set()
-            if stop:
-                return
-
-    def stop(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                self._queue.put(None)
-                self._thread.join(timeout=10)
-                self._thread = None
-
-
 class PoolManager:
     """All pool operations; the CLI, portal, monitor and Ansible modules call these."""
 
@@ -252,59 +168,7 @@ class PoolManager:
         self._lock = threading.Lock()
         self._host = socket.gethostname()
         self._pid = os.getpid()
-        dialect = self.store.engine.dialect
-        self._existing_by_count: dict[int, Prepared] = {}
-        for size in (1, 2, 4, 8, 16, 32, _IN_MAX):  # compiled now, not on a claim
-            self._sql_existing(size)
-        self._sql_ready_ids = Prepared(
-            select(PC.c.id)
-            .where(PC.c.runtime == bindparam("p_runtime"), PC.c.state == READY)
-            .order_by(PC.c.id)
-            .limit(bindparam("p_limit")),
-            dialect,
-        )
-        self._sql_take = Prepared(
-            update(PC)
-            .where(PC.c.id == bindparam("p_id"), PC.c.state == READY)
-            .values(
-                state=ASSIGNED,
-                owner=bindparam("p_owner"),
-                claimed_at=bindparam("p_now"),
-                updated_at=bindparam("p_now"),
-            )
-            .returning(*PC.c),
-            dialect,
-        )
-        oldest_ready = (
-            select(PC.c.id)
-            .where(PC.c.runtime == bindparam("p_runtime"), PC.c.state == READY)
-            .order_by(PC.c.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        self._sql_claim = Prepared(
-            update(PC)
-            .where(PC.c.id == oldest_ready, PC.c.state == READY)
-            .values(
-                state=ASSIGNED,
-                owner=bindparam("p_owner"),
-                claimed_at=bindparam("p_now"),
-                updated_at=bindparam("p_now"),
-            )
-            .returning(*PC.c),
-            dialect,
-        )
-        self._sql_claim_event = Prepared(
-            insert(events).values(
-                ts=bindparam("p_ts"),
-                kind="claim",
-                runtime=bindparam("p_runtime"),
-                container=bindparam("p_container"),
-                owner=bindparam("p_owner"),
-            ),
-            dialect,
-        )
-        self._claims = _ClaimBatcher(self._claim_batch)
+        self._claims = ClaimDesk(self.store)
 
     # -- helpers -----------------------------------------------------------------
 
@@ -420,108 +284,6 @@ class PoolManager:
         if request.outcome == "warming":  # the same owner's cold start is under way
             return self._await_cold_start(request.row["name"], owner)
         return self._cold_start(cfg, owner)
-
-    def _claim_batch(self, batch: list[_ClaimRequest]) -> None:
-        """Serve queued claims in one write transaction (called by the claim thread).
-
-        Per runtime: one query finds the owners' existing containers, one
-        picks the oldest ready rows, then each is taken by an UPDATE that
-        re-checks ``state = 'ready'`` — the atomic step that makes a double
-        assignment impossible, whatever else writes to the store.
-        """
-        now = time.time()
-        claimed: list[_ClaimRequest] = []
-        by_runtime: dict[str, list[_ClaimRequest]] = {}
-        for request in batch:
-            by_runtime.setdefault(request.runtime, []).append(request)
-        with self.store.raw_write() as cursor:
-            for runtime, requests in by_runtime.items():
-                owners = list(dict.fromkeys(r.owner for r in requests))
-                existing = {}
-                for chunk in range(0, len(owners), _IN_MAX):
-                    part = owners[chunk : chunk + _IN_MAX]
-                    size = _padded(len(part))  # few distinct statements to compile
-                    values = {f"o{i}": part[min(i, len(part) - 1)] for i in range(size)}
-                    for row in Prepared.rows(
-                        self._sql_existing(size).execute(cursor, p_runtime=runtime, **values)
-                    ):
-                        existing[row["owner"]] = row
-                first: dict[str, _ClaimRequest] = {}
-                needing = []
-                for request in requests:
-                    if request.owner in existing:
-                        request.row = existing[request.owner]
-                        request.outcome = "warming" if request.row["state"] == WARMING else "reused"
-                    elif request.owner in first:
-                        request.outcome = "same"  # resolved below from the first request
-                    else:
-                        first[request.owner] = request
-                        needing.append(request)
-                ids = (
-                    [
-                        row["id"]
-                        for row in Prepared.rows(
-                            self._sql_ready_ids.execute(
-                                cursor, p_runtime=runtime, p_limit=len(needing)
-                            )
-                        )
-                    ]
-                    if needing
-                    else []
-                )
-                for request in needing:
-                    rows = []
-                    if ids:
-                        rows = Prepared.rows(
-                            self._sql_take.execute(
-                                cursor, p_id=ids.pop(0), p_owner=request.owner, p_now=now
-                            )
-                        )
-                    if not rows and not self.store.is_sqlite:
-                        # Another process took that row (PostgreSQL): pick again.
-                        rows = Prepared.rows(
-                            self._sql_claim.execute(
-                                cursor, p_runtime=runtime, p_owner=request.owner, p_now=now
-                            )
-                        )
-                    if rows:
-                        request.row, request.outcome = rows[0], "claimed"
-                        claimed.append(request)
-                    else:
-                        request.outcome = "empty"
-                for request in requests:
-                    if request.outcome == "same":
-                        leader = first[request.owner]
-                        request.row = leader.row
-                        request.outcome = (
-                            "reused" if leader.outcome == "claimed" else leader.outcome
-                        )
-            if claimed:
-                statement = self._sql_claim_event
-                params = [
-                    {
-                        "p_ts": now,
-                        "p_runtime": r.runtime,
-                        "p_container": r.row["name"],
-                        "p_owner": r.owner,
-                    }
-                    for r in claimed
-                ]
-                statement.execute_many(cursor, params)
-
-    def _sql_existing(self, count: int) -> Prepared:
-        """``SELECT`` the rows of ``count`` owners in one runtime (compiled once per count)."""
-        prepared = self._existing_by_count.get(count)
-        if prepared is None:
-            prepared = Prepared(
-                select(PC).where(
-                    PC.c.runtime == bindparam("p_runtime"),
-                    PC.c.owner.in_([bindparam(f"o{i}") for i in range(count)]),
-                ),
-                self.store.engine.dialect,
-            )
-            self._existing_by_count[count] = prepared
-        return prepared
 
     def _cold_start(self, cfg: RuntimeConfig, owner: str) -> Assignment:
         try:
@@ -1091,7 +853,10 @@ class PoolManager:
                 elif row.state == RELEASED and time.time() - row.updated_at > 5:
                     self._destroy(row)
                     report.finished_releases.append(row.name)
-            for name, found in seen.items():
+            # List again for the sweep: a request a killed process had already
+            # sent may have created its container while we worked.
+            for found in self.engine.list_pool_containers():
+                name = found.name
                 if not self._row_exists(name=name):
                     self.engine.remove_container(found.docker_id)
                     report.removed_orphans.append(name)
