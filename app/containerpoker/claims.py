@@ -122,18 +122,23 @@ class ClaimDesk:
             .limit(bindparam("p_limit")),
             dialect,
         )
-        self._sql_take = Prepared(
-            update(PC)
-            .where(PC.c.id == bindparam("p_id"), PC.c.state == READY)
-            .values(
-                state=ASSIGNED,
-                owner=bindparam("p_owner"),
-                claimed_at=bindparam("p_now"),
-                updated_at=bindparam("p_now"),
+
+        def assign_where(which):
+            # The atomic step: only a row still 'ready' can become this owner's.
+            return Prepared(
+                update(PC)
+                .where(PC.c.id == which, PC.c.state == READY)
+                .values(
+                    state=ASSIGNED,
+                    owner=bindparam("p_owner"),
+                    claimed_at=bindparam("p_now"),
+                    updated_at=bindparam("p_now"),
+                )
+                .returning(*PC.c),
+                dialect,
             )
-            .returning(*PC.c),
-            dialect,
-        )
+
+        self._sql_take = assign_where(bindparam("p_id"))
         oldest_ready = (
             select(PC.c.id)
             .where(PC.c.runtime == bindparam("p_runtime"), PC.c.state == READY)
@@ -141,18 +146,7 @@ class ClaimDesk:
             .limit(1)
             .scalar_subquery()
         )
-        self._sql_claim = Prepared(
-            update(PC)
-            .where(PC.c.id == oldest_ready, PC.c.state == READY)
-            .values(
-                state=ASSIGNED,
-                owner=bindparam("p_owner"),
-                claimed_at=bindparam("p_now"),
-                updated_at=bindparam("p_now"),
-            )
-            .returning(*PC.c),
-            dialect,
-        )
+        self._sql_claim = assign_where(oldest_ready)
         self._sql_claim_event = Prepared(
             insert(events).values(
                 ts=bindparam("p_ts"),
