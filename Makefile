@@ -15,9 +15,9 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: engine sync images pools ## Set up everything and run the platform on this machine
-	@$(CP) pool status
 	@echo
-	@echo "The pools are warm. Try:  $(CP) pool claim nginx --user alice"
+	@echo "The pools are warm. Try:  .venv/bin/containerpoker pool claim nginx --user alice"
+	@echo "Stop everything with:     make stop"
 
 engine: ## Make sure a Docker engine runs (installs Debian's docker.io as root when missing)
 	@scripts/engine.sh
