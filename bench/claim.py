@@ -130,7 +130,8 @@ def raw_remove_create(engine: Engine, settings, count: int, parallel: int, port_
     return rate
 
 
-def cleanup(instance: str) -> None:
+def cleanup() -> None:
+    """Remove everything the bench created (all of it carries ``BENCH_LABEL``)."""
     client = docker.from_env(version="auto")
     for container in client.containers.list(all=True, filters={"label": BENCH_LABEL}):
         container.remove(force=True)
@@ -179,13 +180,7 @@ def main() -> int:
         raw = raw_remove_create(manager.engine, settings, n, settings.warm_parallelism, 28300)
     finally:
         manager.close()
-        cleanup(instance)
-        client = docker.from_env(version="auto")
-        for container in client.containers.list(
-            all=True, filters={"label": f"containerpoker.instance={instance}"}
-        ):
-            container.remove(force=True)
-        client.close()
+        cleanup()
 
     cold_p50 = statistics.median(started)
     serve_p50 = statistics.median(serving)
