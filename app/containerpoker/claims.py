@@ -1,23 +1,21 @@
 """Claims: many at once, one transaction, statements compiled once.
 
 A claim is the platform's hot path.  The database serialises claims anyway,
-so one thread per process takes every claim waiting at that moment and
-serves them in one write transaction; 50 simultaneous claimers share a few
-commits instead of queueing for 50.  The statements are compiled once for
+so the claims waiting at one moment are served together in one write
+transaction; 50 simultaneous claimers share a few commits instead of
+queueing for 50.  The statements are compiled once for
 the store's dialect and run on a raw cursor (see :class:`Prepared`), which
 on a slow core is the difference between ~4 ms and ~0.3 ms a claim.
 """
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, String, bindparam, case, insert, select, update
 
 from .errors import ContainerPokerError
 from .store import ASSIGNED, READY, WARMING, Prepared, Store, events, pool_containers
@@ -39,71 +37,74 @@ def _padded(count: int) -> int:
 class _ClaimRequest:
     owner: str
     runtime: str
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to serve the queue, not because it was served
+    served: bool = False
     outcome: str = ""  # claimed | reused | warming | empty
     row: dict | None = None
     error: BaseException | None = None
 
 
 class _ClaimBatcher:
-    """One thread turns queued claims into one write transaction per batch.
+    """Serves claims in batches, one write transaction per batch.
 
-    Claims are serialised by the database anyway; doing it here, many at a
-    time, means 50 simultaneous claimers share a few commits instead of
-    queueing for 50 (this is what keeps the tail latency low).
+    Claims are serialised by the database anyway; serving all the claims
+    waiting at a moment in one transaction means 50 simultaneous claimers
+    share a few commits instead of queueing for 50.  There is no server
+    thread: the first caller to find nobody serving serves the queue itself
+    (a lone claim costs no thread hand-off), then hands the duty to the first
+    caller still waiting, if any.
     """
 
     def __init__(self, handle: Callable[[list[_ClaimRequest]], None]) -> None:
         self._handle = handle
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._pending: list[_ClaimRequest] = []
+        self._serving = False
 
     def submit(self, owner: str, runtime: str) -> _ClaimRequest:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="cp-claims", daemon=True)
-                self._thread.start()
         request = _ClaimRequest(owner, runtime)
-        self._queue.put(request)
-        request.done.wait()
+        with self._lock:
+            self._pending.append(request)
+            lead, self._serving = not self._serving, True
+        while not request.served:
+            if lead:
+                self._serve_once()
+            else:
+                request.wake.wait()
+                request.wake.clear()
+                lead = request.lead
         if request.error is not None:
             raise request.error
         return request
 
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    batch.append(self._queue.get_nowait())
-            stop = None in batch
-            batch = [r for r in batch if r is not None]
-            try:
-                if batch:
-                    self._handle(batch)
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
-                error = (
-                    exc
-                    if isinstance(exc, ContainerPokerError)
-                    else ContainerPokerError(
-                        f"The claim could not be recorded in the store ({exc}); retry in a moment."
-                    )
-                )
-                for request in batch:
-                    request.error = error
-            finally:
-                for request in batch:
-                    request.done.set()
-            if stop:
-                return
-
-    def stop(self) -> None:
+    def _serve_once(self) -> None:
         with self._lock:
-            if self._thread is not None:
-                self._queue.put(None)
-                self._thread.join(timeout=10)
-                self._thread = None
+            batch, self._pending = self._pending, []
+        try:
+            self._handle(batch)
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            error = (
+                exc
+                if isinstance(exc, ContainerPokerError)
+                else ContainerPokerError(
+                    f"The claim could not be recorded in the store ({exc}); retry in a moment."
+                )
+            )
+            for request in batch:
+                request.error = error
+        finally:
+            with self._lock:
+                heir = self._pending[0] if self._pending else None
+                if heir is None:
+                    self._serving = False
+                else:
+                    heir.lead = True
+            for request in batch:
+                request.served = True
+                request.wake.set()
+            if heir is not None:
+                heir.wake.set()
 
 
 class ClaimDesk:
@@ -112,9 +113,14 @@ class ClaimDesk:
     def __init__(self, store: Store) -> None:
         self.store = store
         dialect = store.engine.dialect
-        self._existing_by_count: dict[int, Prepared] = {}
-        for size in (1, 2, 4, 8, 16, 32, _IN_MAX):  # compiled now, not on a claim
+        # Statements whose IN lists vary with the batch are compiled once per
+        # padded size (1, 2, 4 ... 64), all of them now rather than on a claim.
+        self._by_size: dict[tuple[str, int], Prepared] = {}
+        size = 1
+        while size <= _IN_MAX:
             self._sql_existing(size)
+            self._sql_assign(size)
+            size *= 2
         self._sql_ready_ids = Prepared(
             select(PC.c.id)
             .where(PC.c.runtime == bindparam("p_runtime"), PC.c.state == READY)
@@ -122,23 +128,6 @@ class ClaimDesk:
             .limit(bindparam("p_limit")),
             dialect,
         )
-
-        def assign_where(which):
-            # The atomic step: only a row still 'ready' can become this owner's.
-            return Prepared(
-                update(PC)
-                .where(PC.c.id == which, PC.c.state == READY)
-                .values(
-                    state=ASSIGNED,
-                    owner=bindparam("p_owner"),
-                    claimed_at=bindparam("p_now"),
-                    updated_at=bindparam("p_now"),
-                )
-                .returning(*PC.c),
-                dialect,
-            )
-
-        self._sql_take = assign_where(bindparam("p_id"))
         oldest_ready = (
             select(PC.c.id)
             .where(PC.c.runtime == bindparam("p_runtime"), PC.c.state == READY)
@@ -146,7 +135,19 @@ class ClaimDesk:
             .limit(1)
             .scalar_subquery()
         )
-        self._sql_claim = assign_where(oldest_ready)
+        # The atomic step: only a row still 'ready' can become this owner's.
+        self._sql_claim = Prepared(
+            update(PC)
+            .where(PC.c.id == oldest_ready, PC.c.state == READY)
+            .values(
+                state=ASSIGNED,
+                owner=bindparam("p_owner"),
+                claimed_at=bindparam("p_now"),
+                updated_at=bindparam("p_now"),
+            )
+            .returning(*PC.c),
+            dialect,
+        )
         self._sql_claim_event = Prepared(
             insert(events).values(
                 ts=bindparam("p_ts"),
@@ -168,16 +169,13 @@ class ClaimDesk:
         """
         return self._batcher.submit(owner, runtime)
 
-    def stop(self) -> None:
-        self._batcher.stop()
-
     def _serve(self, batch: list[_ClaimRequest]) -> None:
         """Serve queued claims in one write transaction (on the claim thread).
 
         Per runtime: one query finds the owners' existing containers, one
-        picks the oldest ready rows, then each is taken by an UPDATE that
-        re-checks ``state = 'ready'`` — the atomic step that makes a double
-        assignment impossible, whatever else writes to the store.
+        picks the oldest ready rows, one UPDATE takes them all (see
+        :meth:`_sql_assign`), one insert logs the claims: a handful of
+        statements per batch, whatever its size.
         """
         now = time.time()
         claimed: list[_ClaimRequest] = []
@@ -219,23 +217,31 @@ class ClaimDesk:
                     if needing
                     else []
                 )
+                taken: dict[str, dict] = {}
+                pairs = list(zip(needing, ids, strict=False))
+                for chunk in range(0, len(pairs), _IN_MAX):
+                    part = pairs[chunk : chunk + _IN_MAX]
+                    size = _padded(len(part))
+                    values = {}
+                    for k in range(size):  # padding repeats the last pair: harmless
+                        request, row_id = part[min(k, len(part) - 1)]
+                        values[f"i{k}"], values[f"w{k}"] = row_id, request.owner
+                    for row in Prepared.rows(
+                        self._sql_assign(size).execute(cursor, p_now=now, **values)
+                    ):
+                        taken[row["owner"]] = row
                 for request in needing:
-                    rows = []
-                    if ids:
-                        rows = Prepared.rows(
-                            self._sql_take.execute(
-                                cursor, p_id=ids.pop(0), p_owner=request.owner, p_now=now
-                            )
-                        )
-                    if not rows and not self.store.is_sqlite:
+                    row = taken.get(request.owner)
+                    if row is None and not self.store.is_sqlite:
                         # Another process took that row (PostgreSQL): pick again.
-                        rows = Prepared.rows(
+                        found = Prepared.rows(
                             self._sql_claim.execute(
                                 cursor, p_runtime=runtime, p_owner=request.owner, p_now=now
                             )
                         )
-                    if rows:
-                        request.row, request.outcome = rows[0], "claimed"
+                        row = found[0] if found else None
+                    if row is not None:
+                        request.row, request.outcome = row, "claimed"
                         claimed.append(request)
                     else:
                         request.outcome = "empty"
@@ -259,16 +265,44 @@ class ClaimDesk:
                 ]
                 statement.execute_many(cursor, params)
 
-    def _sql_existing(self, count: int) -> Prepared:
-        """``SELECT`` the rows of ``count`` owners in one runtime (compiled once per count)."""
-        prepared = self._existing_by_count.get(count)
+    def _sized(self, kind: str, size: int, build) -> Prepared:
+        prepared = self._by_size.get((kind, size))
         if prepared is None:
-            prepared = Prepared(
-                select(PC).where(
-                    PC.c.runtime == bindparam("p_runtime"),
-                    PC.c.owner.in_([bindparam(f"o{i}") for i in range(count)]),
-                ),
-                self.store.engine.dialect,
-            )
-            self._existing_by_count[count] = prepared
+            prepared = Prepared(build(size), self.store.engine.dialect)
+            self._by_size[(kind, size)] = prepared
         return prepared
+
+    def _sql_existing(self, size: int) -> Prepared:
+        """``SELECT`` the rows of ``size`` owners (``o0``...) in one runtime."""
+        return self._sized(
+            "existing",
+            size,
+            lambda n: select(PC).where(
+                PC.c.runtime == bindparam("p_runtime"),
+                PC.c.owner.in_([bindparam(f"o{i}") for i in range(n)]),
+            ),
+        )
+
+    def _sql_assign(self, size: int) -> Prepared:
+        """One ``UPDATE`` giving row ``i<k>`` to owner ``w<k>``, for ``size`` pairs.
+
+        ``state = 'ready'`` is re-checked in the same statement: the atomic
+        step that makes a double assignment impossible, whoever else writes.
+        """
+
+        def build(n: int):
+            ids = [bindparam(f"i{k}", type_=Integer) for k in range(n)]
+            owner = case(*[(PC.c.id == ids[k], bindparam(f"w{k}", type_=String)) for k in range(n)])
+            return (
+                update(PC)
+                .where(PC.c.id.in_(ids), PC.c.state == READY)
+                .values(
+                    state=ASSIGNED,
+                    owner=owner,
+                    claimed_at=bindparam("p_now"),
+                    updated_at=bindparam("p_now"),
+                )
+                .returning(*PC.c)
+            )
+
+        return self._sized("assign", size, build)
