@@ -25,7 +25,7 @@ if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "$DOCKER_HOST" ]; t
     die "DOCKER_HOST=$DOCKER_HOST does not answer. Start that engine, or unset DOCKER_HOST to use a local one."
 fi
 
-. /etc/os-release 2>/dev/null || true
+. "${CONTAINERPOKER_OS_RELEASE:-/etc/os-release}" 2>/dev/null || true
 case " ${ID:-} ${ID_LIKE:-} " in
     *" debian "*|*" ubuntu "*) ;;
     *) die "No Docker engine answers and this is not Debian/Ubuntu (${PRETTY_NAME:-unknown OS}).
