@@ -9,7 +9,7 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run engine sync images pools status stop logs clean format lint test test-fast
+.PHONY: help run engine sync images pools status stop logs clean format lint test test-fast test-deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,8 +53,11 @@ lint: sync ## Check formatting and lint
 	@$(RUN) ruff format --check app tests bench
 	@$(RUN) ruff check app tests bench
 
-test: engine sync images ## Run every test against the real engine (what CI runs)
+test-deps: ## Install what the tests need beyond the engine (PostgreSQL's server binaries)
+	@scripts/test-deps.sh
+
+test: engine sync images test-deps ## Run every test against the real engine (what CI runs)
 	@$(RUN) pytest $(PYTEST_ARGS)
 
-test-fast: engine sync images ## The quick day-to-day subset (skips the slow tests)
+test-fast: engine sync images test-deps ## The quick day-to-day subset (skips the slow tests)
 	@$(RUN) pytest -m "not slow" $(PYTEST_ARGS)

@@ -9,8 +9,14 @@ instance label; a finalizer removes them even when the test fails.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
-from collections.abc import Iterator
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -106,3 +112,80 @@ def make_manager(docker_client):
 @pytest.fixture
 def manager(make_manager, settings):
     return make_manager(settings)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Callable[[str], str]]:
+    """A throwaway PostgreSQL server; yields ``make_url(dbname)`` that creates a database.
+
+    Needs PostgreSQL's server binaries (`make test-deps` installs them).
+    """
+    initdb = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    bindir = initdb[-1].parent if initdb else None
+    if bindir is None and shutil.which("initdb"):
+        bindir = Path(shutil.which("initdb")).parent
+    if bindir is None:
+        pytest.fail(
+            "PostgreSQL's server binaries are missing: run `make test-deps`.", pytrace=False
+        )
+    base = Path(tempfile.mkdtemp(prefix="cp-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        base.chmod(0o755)
+        shutil.chown(base, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pg_ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(base / "data")]
+
+    def run(args: list[str]) -> None:
+        subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+    run(
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(base / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "cp",
+            "--no-sync",
+        ]
+    )
+    run(
+        [
+            *pg_ctl,
+            "-w",
+            "-l",
+            str(base / "server.log"),
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses='' -c fsync=off -c max_connections=200",
+            "start",
+        ]
+    )
+    import psycopg
+
+    def make_url(dbname: str) -> str:
+        with psycopg.connect(
+            host=str(base), port=port, user="cp", dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        return f"postgresql+psycopg://cp@/{dbname}?host={base}&port={port}"
+
+    try:
+        yield make_url
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            run([*pg_ctl, "-m", "immediate", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_env(request, instance) -> dict[str, str]:
+    """Extra environment selecting the store's database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    return {"CONTAINERPOKER_DATABASE_URL": request.getfixturevalue("postgres")(instance)}

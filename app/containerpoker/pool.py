@@ -161,6 +161,7 @@ class PoolManager:
                 "Set CONTAINERPOKER_DATA_DIR to a writable directory."
             ) from None
         self.store = store or Store(settings.database_url)
+        self.store.ensure_pools(settings.runtimes)
         self.engine = engine or Engine(settings)
         self.progress = progress or (lambda what, runtime, detail: None)
         self._warmers = ThreadPoolExecutor(settings.warm_parallelism, thread_name_prefix="cp-warm")

@@ -35,7 +35,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from .errors import ConfigError
 
@@ -213,6 +213,18 @@ class Store:
         """A read-only transaction; sees a consistent snapshot."""
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def ensure_pools(self, runtimes) -> None:
+        """Create the pools rows (the per-runtime locks) before anyone needs to lock them.
+
+        On PostgreSQL two writers inserting the same missing row would collide;
+        creating them up front leaves :meth:`lock_runtime` a plain row lock.
+        """
+        with contextlib.suppress(IntegrityError), self.write() as conn:
+            have = set(conn.execute(select(pools.c.runtime)).scalars())
+            for name in runtimes:
+                if name not in have:
+                    conn.execute(insert(pools).values(runtime=name, warm_override=None, seq=0))
 
     def lock_runtime(self, conn: Connection, runtime: str) -> None:
         """Serialise writers of one runtime (the pools row is the lock)."""

@@ -21,13 +21,16 @@ WARM, MAX, CLAIMERS = 10, 15, 50
 
 
 @pytest.mark.slow
-def test_fifty_claimers_on_a_warm_pool_of_ten(tmp_path, instance, make_manager, docker_client):
+def test_fifty_claimers_on_a_warm_pool_of_ten(
+    tmp_path, instance, make_manager, docker_client, backend_env
+):
     env = make_env(
         tmp_path,
         instance,
         CONTAINERPOKER_NGINX_WARM=str(WARM),
         CONTAINERPOKER_NGINX_MAX=str(MAX),
         CONTAINERPOKER_RUNTIMES="nginx",
+        **backend_env,
     )
     manager = make_manager(load_settings(env=env))
     manager.init()
@@ -67,7 +70,10 @@ def test_fifty_claimers_on_a_warm_pool_of_ten(tmp_path, instance, make_manager, 
     assert len(rows) == len(live)
 
 
-def test_the_same_user_claiming_concurrently_gets_one_container(manager):
+def test_the_same_user_claiming_concurrently_gets_one_container(
+    tmp_path, instance, make_manager, backend_env
+):
+    manager = make_manager(load_settings(env=make_env(tmp_path, instance, **backend_env)))
     manager.resize("nginx", 3)
     barrier = threading.Barrier(8)
 
@@ -81,7 +87,8 @@ def test_the_same_user_claiming_concurrently_gets_one_container(manager):
     assert len(manager.containers(owner="alice")) == 1
 
 
-def test_two_racing_releases_reset_exactly_once(manager, docker_client):
+def test_two_racing_releases_reset_exactly_once(tmp_path, instance, make_manager, backend_env):
+    manager = make_manager(load_settings(env=make_env(tmp_path, instance, **backend_env)))
     manager.init(["nginx"])
     claimed = manager.claim("alice", "nginx")
     manager.wait_idle(60)
