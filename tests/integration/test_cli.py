@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from .helpers import fetch
+
 pytestmark = pytest.mark.docker
 
 
@@ -41,6 +43,14 @@ def test_init_claim_upload_release_from_the_cli(test_env, tmp_path, docker_clien
 
     status = json.loads(run(env, "--json", "pool", "status").stdout)
     assert status[0]["assigned"] == 1 and status[0]["ready"] == 1
+
+    reset = run(env, "--json", "pool", "reset", claimed["name"])
+    assert reset.returncode == 0 and json.loads(reset.stdout) == {"replaced": [claimed["name"]]}
+    docker_client.containers.get(claimed["name"]).kill()
+    reconcile = run(env, "pool", "reconcile")
+    assert reconcile.returncode == 0, reconcile.stderr
+    assert "replaced" in reconcile.stdout and "changes made" in reconcile.stdout
+    assert "from the cli" in fetch(claimed["url"], expect="from the cli")
 
     release = run(env, "pool", "release", claimed["name"], "--user", "alice")
     assert release.returncode == 0 and "Released" in release.stdout, release.stderr

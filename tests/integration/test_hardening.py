@@ -32,6 +32,8 @@ def test_pool_containers_are_hardened(manager, docker_client, runtime):
     assert info["Config"]["User"] == "web"
     top = docker_client.containers.get(item.name).exec_run(["id", "-u"])
     assert top.output.decode().strip() == "10001"
+    # the image's health check comes along (reconcile replaces what it marks unhealthy)
+    assert "/dev/tcp/127.0.0.1/8080" in " ".join(info["Config"]["Healthcheck"]["Test"])
     labels = info["Config"]["Labels"]
     assert labels["containerpoker.role"] == "pool"
     assert labels["containerpoker.runtime"] == runtime

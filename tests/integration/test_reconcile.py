@@ -42,6 +42,41 @@ def test_a_dead_assigned_container_is_replaced_with_port_and_files(manager, dock
     assert fetch(claimed.url, expect="alice's page")
 
 
+@pytest.mark.slow
+def test_an_unhealthy_assigned_container_is_replaced_with_its_files(manager, docker_client):
+    manager.init(["python"])
+    claimed = manager.claim("alice", "python")
+    manager.upload(claimed.name, "index.html", b"<p>still alice's</p>", owner="alice")
+    container = docker_client.containers.get(claimed.name)
+    # Freeze the supervisor (PID 1) from outside, then kill the server it runs:
+    # the container keeps running, nothing listens, the health check fails.
+    container.kill(signal="SIGSTOP")
+    top = docker_client.api.top(claimed.name)
+    pid_col, cmd_col = top["Titles"].index("PID"), top["Titles"].index("CMD")
+    server = [int(p[pid_col]) for p in top["Processes"] if p[cmd_col].startswith("python3 -m")]
+    assert server, top
+    os.kill(server[0], signal.SIGKILL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        health = docker_client.api.inspect_container(claimed.name)["State"]["Health"]["Status"]
+        if health == "unhealthy":
+            break
+        time.sleep(1)
+    else:
+        pytest.fail("the container never became unhealthy")
+    assert docker_client.api.inspect_container(claimed.name)["State"][
+        "Running"
+    ]  # unhealthy, not dead
+
+    report = manager.reconcile(refill=False)
+
+    assert report.replaced == [claimed.name]
+    assert docker_client.containers.get(claimed.name).id != container.id
+    after = manager.get(claimed.name)
+    assert (after.owner, after.host_port) == ("alice", claimed.host_port)
+    assert fetch(claimed.url, expect="still alice's")
+
+
 def test_a_dead_warm_container_is_removed_and_the_pool_refilled(manager, docker_client):
     manager.init(["nginx"])
     warm = manager.containers(runtime="nginx")[0]
