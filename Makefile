@@ -9,15 +9,19 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run engine sync images pools status stop logs clean format lint test test-fast test-deps
+.PHONY: help run dev engine sync images pools status stop logs clean format lint test test-fast test-deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: engine sync images pools ## Set up everything and run the platform on this machine
+run: engine sync images pools ## Set up everything, warm the pools and serve the portal (port 5000)
 	@echo
-	@echo "The pools are warm. Try:  .venv/bin/containerpoker pool claim nginx --user alice"
-	@echo "Stop everything with:     make stop"
+	@echo "The pools are warm. First admin:  .venv/bin/containerpoker user create NAME --email E --admin"
+	@echo "Stop everything with:             make stop  (Ctrl-C stops the portal only)"
+	@$(CP) portal
+
+dev: engine sync images pools ## Serve the portal with auto-reload (Python and templates) for development
+	@$(CP) portal --dev
 
 engine: ## Make sure a Docker engine runs (installs Debian's docker.io as root when missing)
 	@scripts/engine.sh
@@ -37,8 +41,9 @@ status: ## Show the pools
 stop: ## Stop the platform: remove its containers and volumes
 	@if docker info >/dev/null 2>&1 && [ -x .venv/bin/containerpoker ]; then $(CP) stop; else echo "Nothing running."; fi
 
-logs: ## Show recent platform events and the engine log
+logs: ## Show recent platform events, the portal's access log and the engine log
 	@$(CP) pool events --limit 40
+	@if [ -f "$(CONTAINERPOKER_DATA_DIR)/portal-access.log" ]; then echo "--- portal ($(CONTAINERPOKER_DATA_DIR)/portal-access.log)"; tail -n 15 "$(CONTAINERPOKER_DATA_DIR)/portal-access.log"; fi
 	@if [ -f /var/log/containerpoker-dockerd.log ]; then echo "--- engine (/var/log/containerpoker-dockerd.log)"; tail -n 15 /var/log/containerpoker-dockerd.log; fi
 
 clean: stop ## Stop, then delete local state, the environment and caches

@@ -102,6 +102,10 @@ def config_show(ctx: Context) -> None:
         "data_dir": str(s.data_dir),
         "database_url": s.database_url,
         "public_host": s.public_host,
+        "portal_host": s.portal_host,
+        "portal_port": s.portal_port,
+        "secret_key": "(set)" if s.secret_key else "(generated in data_dir)",
+        "token_minutes": s.token_minutes,
         "bind_address": s.bind_address,
         "images_dir": str(s.images_dir),
         "upload_max_bytes": s.upload_max_bytes,
@@ -436,9 +440,20 @@ def pool_events(ctx: Context, limit: int) -> None:
 @cli.command("stop")
 @pass_ctx
 def stop(ctx: Context) -> None:
-    """Remove every pool container and volume of this instance."""
+    """Stop the portal (if `containerpoker portal` runs) and remove every pool container."""
+    from .portal.server import stop_portal
+
+    portal_stopped = stop_portal(ctx.settings)
     count = ctx.pool().remove_all()
-    ctx.emit({"removed": count}, lambda: console.print(f"Removed {count} pool containers."))
+    ctx.emit(
+        {"removed": count, "portal_stopped": portal_stopped},
+        lambda: console.print(
+            ("Stopped the portal. " if portal_stopped else "") + f"Removed {count} pool containers."
+        ),
+    )
+
+
+from . import cli_portal  # noqa: E402,F401 - registers `user` and `portal`
 
 
 def main() -> None:

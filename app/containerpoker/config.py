@@ -74,10 +74,19 @@ class Settings:
     docker_host: str | None = None
     images_dir: Path = _CHECKOUT_IMAGES_DIR
     warm_timeout: float = 60.0
+    # Seconds between Docker's health checks of a pool container (the image's
+    # own command); unhealthy after 3 failures in a row.
+    health_interval: float = 30.0
     warm_parallelism: int = 4
     upload_max_bytes: int = 20 * 1024 * 1024
     upload_max_entries: int = 500
     extra_labels: dict[str, str] = field(default_factory=dict)
+    # The portal: where it is reached (its cookies belong to this host name
+    # only, which must differ from public_host, where users' containers are).
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 5000
+    secret_key: str | None = field(default=None, repr=False)  # None: generated into data_dir
+    token_minutes: int = 60
 
     def runtime(self, name: str) -> RuntimeConfig:
         """The runtime called ``name``, or a clear error listing the known ones."""
@@ -245,6 +254,9 @@ def load_settings(
         docker_host=str(src.get("docker_host") or env.get("DOCKER_HOST") or "") or None,
         images_dir=images_dir,
         warm_timeout=_float(src.get("warm_timeout") or 60, PREFIX + "WARM_TIMEOUT", 5, 600),
+        health_interval=_float(
+            src.get("health_interval") or 30, PREFIX + "HEALTH_INTERVAL", 1, 3600
+        ),
         warm_parallelism=_int(src.get("warm_parallelism") or 4, PREFIX + "WARM_PARALLELISM", 1, 32),
         upload_max_bytes=parse_size(
             src.get("upload_max_bytes") or "20m", PREFIX + "UPLOAD_MAX_BYTES"
@@ -253,7 +265,40 @@ def load_settings(
             src.get("upload_max_entries") or 500, PREFIX + "UPLOAD_MAX_ENTRIES", 1, 100_000
         ),
         extra_labels=labels,
+        portal_host=str(src.get("portal_host") or "127.0.0.1"),
+        portal_port=_int(src.get("portal_port") or 5000, PREFIX + "PORTAL_PORT", 1, 65535),
+        secret_key=_secret_key(env, dotenv, src),
+        token_minutes=_int(
+            src.get("token_minutes") or 60, PREFIX + "TOKEN_MINUTES", 1, 7 * 24 * 60
+        ),
     )
+
+
+SECRET_MIN = 32
+
+
+def _secret_key(
+    env: Mapping[str, str], dotenv: Mapping[str, str | None], src: _Source
+) -> str | None:
+    """The portal's signing key; refused when set but empty or short."""
+    key = PREFIX + "SECRET_KEY"
+    for layer in (env, dotenv):
+        if key in layer and not str(layer[key] or "").strip():
+            raise ConfigError(
+                f"{key} is set but empty: remove it (a strong key is then generated) or set "
+                f"at least {SECRET_MIN} random characters, e.g. `python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`."
+            )
+    value = src.get("secret_key")
+    if value is None:
+        return None
+    value = str(value).strip()
+    if len(value) < SECRET_MIN:
+        raise ConfigError(
+            f"{key} is {len(value)} characters long: a signing key needs at least {SECRET_MIN}. "
+            "Generate one with `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
+    return value
 
 
 def _load_runtime(src: _Source, name: str) -> RuntimeConfig:

@@ -137,6 +137,8 @@ class Engine:
                 labels=labels,
                 ports=[runtime.internal_port],
                 environment={"PORT": str(runtime.internal_port)},
+                # The image's health command, at the configured pace (no "test": inherited).
+                healthcheck={"interval": int(self.settings.health_interval * 1e9)},
                 host_config=host_config,
                 detach=True,
             )

@@ -783,6 +783,7 @@ class PoolManager:
                 .values(
                     state=ASSIGNED,
                     docker_id=docker_id,
+                    stopped=0,
                     updated_at=time.time(),
                     replacements=PC.c.replacements + 1,
                 )
@@ -852,6 +853,8 @@ class PoolManager:
                         self._destroy(row)
                         report.removed_dead.append(row.name)
                 elif row.state in (ASSIGNED, FAILED):
+                    if row.state == ASSIGNED and row.stopped and found is not None:
+                        continue  # stopped by its owner on purpose: not a failure
                     if not healthy or row.state == FAILED:
                         if self._replace_assigned(row, reason="reconcile"):
                             report.replaced.append(row.name)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
     text,
 )
@@ -73,6 +74,8 @@ pool_containers = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("claimed_at", Float, nullable=True),
+    # 1 while the owner has stopped it on purpose: recovery leaves it alone.
+    Column("stopped", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_pool_containers_runtime_state", "runtime", "state"),
     # One container per (owner, runtime): the second claim gets the first's container.
     Index(
@@ -97,6 +100,30 @@ events = Table(
     Column("detail", Text, nullable=True),
     Index("ix_events_ts", "ts"),
 )
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    # Ids never reused, so a token naming a deleted user's id can't match a new user.
+    sqlite_autoincrement=True,
+)
+
+# Logged-out tokens, until they would have expired anyway.
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+)
+
+# Columns added after a table was first released: (table, column, DDL type and default).
+_ADDED_COLUMNS = [("pool_containers", "stopped", "INTEGER NOT NULL DEFAULT 0")]
 
 
 class Prepared:
@@ -172,11 +199,21 @@ class Store:
             event.listen(self.engine, "begin", _sqlite_on_begin)
         try:
             metadata.create_all(self.engine)
+            self._add_missing_columns()
         except OperationalError as exc:
             raise ConfigError(
                 f"The database at {url} cannot be opened: {exc.orig}. "
                 "Check CONTAINERPOKER_DATABASE_URL and that its directory is writable."
             ) from None
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database made by an older version up to date (new columns only)."""
+        inspector = inspect(self.engine)
+        for table, column, ddl in _ADDED_COLUMNS:
+            have = {c["name"] for c in inspector.get_columns(table)}
+            if column not in have:
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:

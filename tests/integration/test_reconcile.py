@@ -43,7 +43,12 @@ def test_a_dead_assigned_container_is_replaced_with_port_and_files(manager, dock
 
 
 @pytest.mark.slow
-def test_an_unhealthy_assigned_container_is_replaced_with_its_files(manager, docker_client):
+def test_an_unhealthy_assigned_container_is_replaced_with_its_files(
+    make_manager, docker_client, tmp_path, instance
+):
+    # Health checks every 2 s (not the default 30) so "unhealthy" comes in seconds.
+    env = make_env(tmp_path, instance, CONTAINERPOKER_HEALTH_INTERVAL="2")
+    manager = make_manager(load_settings(env=env))
     manager.init(["python"])
     claimed = manager.claim("alice", "python")
     manager.upload(claimed.name, "index.html", b"<p>still alice's</p>", owner="alice")

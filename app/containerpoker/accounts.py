@@ -1,0 +1,217 @@
+"""User accounts: registration, password checks, admin role, revoked tokens.
+
+No Flask here: the portal, the CLI and the Ansible modules share it.
+Passwords are hashed with Argon2id at the parameters OWASP recommends
+(19 MiB, 2 passes, 1 lane).  Each hash takes that much memory for a moment,
+so at most ``_HASHING_AT_ONCE`` run at a time: 50 people registering at once
+cost 2 x 19 MiB, not 50 x 19 MiB.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .errors import Conflict, InvalidRequest, NotFound
+from .store import Store, revoked_tokens, users
+
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,31}$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+PASSWORD_MIN, PASSWORD_MAX = 10, 256
+
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+_HASHING_AT_ONCE = 2
+_hashing = threading.BoundedSemaphore(_HASHING_AT_ONCE)
+# Verified when the user does not exist, so that "unknown user" costs the same time.
+_DUMMY_HASH = _hasher.hash("not a password anyone has")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    email: str
+    is_admin: bool
+    created_at: float
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "is_admin": self.is_admin,
+            "created_at": self.created_at,
+        }
+
+
+def _user(row) -> User:
+    return User(row.id, row.username, row.email, bool(row.is_admin), row.created_at)
+
+
+def check_username(username: object) -> str:
+    name = str(username or "").strip().lower()
+    if not USERNAME_RE.match(name):
+        raise InvalidRequest(
+            "A username is 3 to 32 characters: lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter."
+        )
+    return name
+
+
+def check_email(email: object) -> str:
+    address = str(email or "").strip()
+    if len(address) > 254 or not EMAIL_RE.match(address):
+        raise InvalidRequest(f"{address[:80]!r} is not an e-mail address like ada@example.org.")
+    return address
+
+
+def check_password(password: object, username: str = "") -> str:
+    text = password if isinstance(password, str) else ""
+    if not PASSWORD_MIN <= len(text) <= PASSWORD_MAX:
+        raise InvalidRequest(
+            f"A password is {PASSWORD_MIN} to {PASSWORD_MAX} characters long; "
+            "a short sentence works well."
+        )
+    if username and text.lower() == username.lower():
+        raise InvalidRequest("The password must not be the username.")
+    return text
+
+
+def hash_password(password: str) -> str:
+    with _hashing:
+        return _hasher.hash(password)
+
+
+def _verify(stored: str, password: str) -> bool:
+    with _hashing:
+        try:
+            return _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+class Accounts:
+    """Users and revoked tokens in the platform's store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def create(self, username: str, email: str, password: str, *, admin: bool = False) -> User:
+        """Register a user; every field is validated, duplicates are a :class:`Conflict`."""
+        name = check_username(username)
+        address = check_email(email)
+        secret = check_password(password, name)
+        hashed = hash_password(secret)
+        try:
+            with self.store.write() as conn:
+                taken = conn.execute(
+                    select(users.c.username, users.c.email).where(
+                        (users.c.username == name) | (func.lower(users.c.email) == address.lower())
+                    )
+                ).first()
+                if taken is not None:
+                    what = "username" if taken.username == name else "e-mail address"
+                    raise Conflict(f"That {what} is already registered: choose another or log in.")
+                conn.execute(
+                    insert(users).values(
+                        username=name,
+                        email=address,
+                        password_hash=hashed,
+                        is_admin=1 if admin else 0,
+                        created_at=time.time(),
+                    )
+                )
+                self.store.add_event(
+                    conn, "user_created", owner=name, detail="admin" if admin else None
+                )
+        except IntegrityError:
+            raise Conflict("That username or e-mail address is already registered.") from None
+        return self.get(name)
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The user when the password is right; ``None`` otherwise (same cost either way)."""
+        name = str(username or "").strip().lower()
+        with self.store.read() as conn:
+            row = conn.execute(select(users).where(users.c.username == name)).first()
+        secret = password if isinstance(password, str) else ""
+        if row is None:
+            _verify(_DUMMY_HASH, secret)
+            return None
+        return _user(row) if _verify(row.password_hash, secret) else None
+
+    def get(self, username: str) -> User:
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(users).where(users.c.username == str(username).strip().lower())
+            ).first()
+        if row is None:
+            raise NotFound(f"No user {username!r}.")
+        return _user(row)
+
+    def find(self, username: str) -> User | None:
+        try:
+            return self.get(username)
+        except NotFound:
+            return None
+
+    def list(self) -> list[User]:
+        with self.store.read() as conn:
+            return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
+
+    def count_admins(self) -> int:
+        with self.store.read() as conn:
+            return conn.execute(select(func.count()).where(users.c.is_admin == 1)).scalar_one()
+
+    def set_admin(self, username: str, admin: bool = True) -> tuple[User, bool]:
+        """Promote (or demote) a user; returns the user and whether anything changed."""
+        user = self.get(username)
+        if user.is_admin == admin:
+            return user, False
+        if not admin and self.count_admins() <= 1:
+            raise Conflict("That is the last admin: promote someone else first.")
+        with self.store.write() as conn:
+            conn.execute(
+                update(users).where(users.c.id == user.id).values(is_admin=1 if admin else 0)
+            )
+            self.store.add_event(
+                conn, "user_promoted" if admin else "user_demoted", owner=user.username
+            )
+        return self.get(username), True
+
+    def delete(self, username: str) -> User:
+        """Delete an account (the caller releases its containers first)."""
+        user = self.get(username)
+        if user.is_admin and self.count_admins() <= 1:
+            raise Conflict("That is the last admin: promote someone else before deleting it.")
+        with self.store.write() as conn:
+            conn.execute(delete(users).where(users.c.id == user.id))
+            self.store.add_event(conn, "user_deleted", owner=user.username)
+        return user
+
+    # -- revoked tokens ------------------------------------------------------------
+
+    def revoke(self, jti: str, expires_at: float) -> None:
+        now = time.time()
+        with self.store.write() as conn:
+            conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at < now))
+            exists = conn.execute(
+                select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
+            ).first()
+            if exists is None:
+                conn.execute(insert(revoked_tokens).values(jti=jti, expires_at=expires_at))
+
+    def is_revoked(self, jti: str) -> bool:
+        with self.store.read() as conn:
+            return (
+                conn.execute(
+                    select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti)
+                ).first()
+                is not None
+            )

@@ -1,0 +1,48 @@
+"""The portal: a Flask app over the core library (accounts, pools, containers).
+
+``create_app()`` builds it; gunicorn serves ``containerpoker.portal:create_app()``
+(see ``containerpoker portal``).  Blueprints: ``auth`` (login/register pages),
+``pages`` (dashboard, containers), ``admin``, ``api`` (the JSON API) and
+``metrics``.  Every behaviour lives in the core; these are thin adapters.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..config import Settings, load_settings
+from ..errors import ConfigError
+from .platform import Platform
+
+
+def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
+    """The portal for ``settings`` (default: the platform's configuration)."""
+    settings = settings or load_settings()
+    if settings.portal_host == settings.public_host:
+        raise ConfigError(
+            f"CONTAINERPOKER_PORTAL_HOST and CONTAINERPOKER_PUBLIC_HOST are both "
+            f"{settings.portal_host!r}: users' containers would receive the portal's cookies. "
+            "Give the portal its own host name (e.g. 127.0.0.1 for the portal and localhost "
+            "for containers, or two addresses of the machine)."
+        )
+    app = Flask(__name__)
+    platform = Platform(settings)
+    app.extensions["containerpoker"] = platform
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes + 256 * 1024,  # the form's overhead
+        TEMPLATES_AUTO_RELOAD=True,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+
+    from . import admin, api, auth, errors, metrics, pages, security
+
+    security.init_app(app, platform)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
+    return app

@@ -1,0 +1,44 @@
+"""``/metrics`` in Prometheus' text format: pool sizes by state, claims, claim latency,
+recoveries (counted from the event log, so the monitor's recoveries are included)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+from sqlalchemy import func, select
+
+from ..store import events
+from .platform import get_platform
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics():
+    platform = get_platform()
+    lines = [
+        "# HELP containerpoker_pool_containers Pool containers by runtime and state.",
+        "# TYPE containerpoker_pool_containers gauge",
+    ]
+    for pool in platform.pool.status():
+        for state in ("ready", "warming", "assigned", "released", "failed"):
+            lines.append(
+                f'containerpoker_pool_containers{{runtime="{pool.runtime}",state="{state}"}} '
+                f"{getattr(pool, state)}"
+            )
+        lines.append(
+            f'containerpoker_pool_warm_target{{runtime="{pool.runtime}"}} {pool.warm_target}'
+        )
+    lines += platform.metrics.render_claims()
+    with platform.store.read() as conn:
+        recovered = conn.execute(
+            select(events.c.runtime, func.count())
+            .where(events.c.kind == "recovered")
+            .group_by(events.c.runtime)
+        ).all()
+    lines += [
+        "# HELP containerpoker_recoveries_total Assigned containers replaced after a failure.",
+        "# TYPE containerpoker_recoveries_total counter",
+    ]
+    for runtime, count in recovered:
+        lines.append(f'containerpoker_recoveries_total{{runtime="{runtime}"}} {count}')
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -1,0 +1,326 @@
+// containerpoker portal: small vanilla JS. Every text from the server is put in
+// the page with textContent (never innerHTML), so names, files and log lines
+// are shown, not run. Writes send the CSRF cookie's value in X-CSRF-TOKEN.
+"use strict";
+
+function cookie(name) {
+  const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+}
+
+async function api(method, url, body) {
+  const headers = { "X-CSRF-TOKEN": cookie("csrf_access_token") };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = {};
+  try { data = await response.json(); } catch (e) { data = {}; }
+  if (!response.ok) {
+    if (response.status === 401 && !url.startsWith("/api/auth/")) {
+      location.href = "/login?next=" + encodeURIComponent(location.pathname);
+    }
+    const error = new Error(data.detail || ("The request failed (" + response.status + ")."));
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+function flash(message, kind) {
+  const box = document.getElementById("flash");
+  box.textContent = message;
+  box.className = "flash " + (kind || "ok");
+  box.hidden = false;
+  clearTimeout(flash.timer);
+  flash.timer = setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+function flashAfterReload(message) { sessionStorage.setItem("flash", message); location.reload(); }
+
+function formError(form, message) {
+  const p = form.querySelector(".form-error");
+  if (!p) return flash(message, "error");
+  p.textContent = message;
+  p.hidden = !message;
+}
+
+function el(tag, text, attrs) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+  return node;
+}
+
+function uptime(started) {
+  if (!started) return "—";
+  let s = Math.max(0, Math.floor(Date.now() / 1000 - Number(started)));
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  return (d ? d + "d " : "") + (d || h ? h + "h " : "") + m + "m " + s + "s";
+}
+
+function clock(ts) { return new Date(Number(ts) * 1000).toLocaleTimeString(); }
+
+function tickUptimes() {
+  document.querySelectorAll(".uptime").forEach((td) => { td.textContent = uptime(td.dataset.started); });
+  document.querySelectorAll("time[data-ts]").forEach((t) => { t.textContent = clock(t.dataset.ts); });
+}
+
+// -- log in, register, log out ----------------------------------------------------
+
+function setupAuth() {
+  const login = document.getElementById("login-form");
+  if (login) login.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = new FormData(login);
+    try {
+      await api("POST", "/api/auth/login", { username: f.get("username"), password: f.get("password") });
+      location.href = login.dataset.next || "/dashboard";
+    } catch (e) { formError(login, e.message); }
+  });
+  const register = document.getElementById("register-form");
+  if (register) register.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = new FormData(register);
+    const body = { username: f.get("username"), email: f.get("email"), password: f.get("password") };
+    try {
+      await api("POST", "/api/auth/register", body);
+      await api("POST", "/api/auth/login", { username: body.username, password: body.password });
+      location.href = "/dashboard";
+    } catch (e) { formError(register, e.message); }
+  });
+  const logout = document.getElementById("logout");
+  if (logout) logout.addEventListener("click", async () => {
+    try { await api("POST", "/api/auth/logout"); } catch (e) { /* already logged out */ }
+    location.href = "/login";
+  });
+}
+
+// -- dashboard ---------------------------------------------------------------------
+
+function renderState(state) {
+  for (const pool of state.pools || []) {
+    const badge = document.querySelector(`[data-ready="${CSS.escape(pool.runtime)}"]`);
+    if (badge) badge.textContent = pool.ready + " ready";
+  }
+  const poolBody = document.querySelector("#pool-table tbody");
+  if (poolBody) {
+    poolBody.replaceChildren(...(state.pools || []).map((p) => {
+      const tr = el("tr");
+      [p.runtime, p.ready, p.warming, p.assigned, p.warm_target].forEach((v) => tr.append(el("td", v)));
+      return tr;
+    }));
+  }
+  const mine = document.querySelector("#my-containers tbody");
+  if (mine) {
+    const rows = (state.containers || []).map((c) => {
+      const tr = el("tr", null, { "data-name": c.name });
+      tr.append(el("td", c.runtime));
+      const link = el("a", c.url, { href: c.url, target: "_blank", rel: "noopener noreferrer" });
+      const td = el("td"); td.append(link); tr.append(td);
+      tr.append(el("td", c.host_port), el("td", c.status_text));
+      tr.append(el("td", uptime(c.started_at), { class: "uptime", "data-started": c.started_at || "" }));
+      const act = el("td"); act.append(el("button", "Release", { type: "button", class: "release", "data-name": c.name }));
+      tr.append(act);
+      return tr;
+    });
+    if (!rows.length) {
+      const tr = el("tr", null, { class: "empty" }); tr.append(el("td", "None yet: launch one above.", { colspan: "6" }));
+      rows.push(tr);
+    }
+    mine.replaceChildren(...rows);
+    const select = document.getElementById("upload-target");
+    const chosen = select.value;
+    select.replaceChildren(...(state.containers || []).map((c) => el("option", c.runtime + " · " + c.name, { value: c.name })));
+    if (chosen) select.value = chosen;
+  }
+  const list = document.getElementById("activity");
+  if (list && state.activity) {
+    list.replaceChildren(...state.activity.map((e) => {
+      const li = el("li");
+      li.append(el("time", clock(e.ts), { "data-ts": e.ts }));
+      li.append(document.createTextNode(" " + [e.kind, e.container || "", e.detail || ""].join(" ")));
+      return li;
+    }));
+  }
+  const load = document.getElementById("host-load");
+  if (load && state.host) load.textContent = "Host load " + state.host.load.join(" / ") + " on " + state.host.cpus + " CPUs";
+}
+
+function setupDashboard() {
+  document.querySelectorAll("button.launch").forEach((button) => button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const data = await api("POST", "/api/containers/spawn", { runtime: button.dataset.runtime });
+      flash(`Your ${data.container.runtime} container is at ${data.container.url}`);
+      renderState(await api("GET", "/api/status").then(async (s) => ({ ...s, containers: (await api("GET", "/api/containers")).containers })));
+    } catch (e) { flash(e.message, "error"); }
+    button.disabled = false;
+  }));
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.release");
+    if (!button) return;
+    button.disabled = true;
+    try {
+      await api("POST", `/api/containers/${encodeURIComponent(button.dataset.name)}/action`, { action: "release" });
+      flash("Released: the container and its files are gone.");
+      button.closest("tr").remove();
+    } catch (e) { flash(e.message, "error"); button.disabled = false; }
+  });
+  const form = document.getElementById("upload-form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const target = form.querySelector("select").value;
+    if (!target) return formError(form, "Launch a container first, then upload into it.");
+    const data = new FormData();
+    for (const file of form.querySelector("input[type=file]").files) data.append("file", file);
+    const bar = document.getElementById("upload-progress");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/containers/${encodeURIComponent(target)}/files`);
+    xhr.setRequestHeader("X-CSRF-TOKEN", cookie("csrf_access_token"));
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+    xhr.onload = () => {
+      bar.hidden = true;
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        formError(form, "");
+        const files = body.uploads.flatMap((u) => u.files);
+        flash(`Uploaded ${files.length} file(s): ${files.slice(0, 5).join(", ")}`);
+        form.reset();
+      } else {
+        formError(form, body.detail || `The upload failed (${xhr.status}).`);
+      }
+    };
+    xhr.onerror = () => { bar.hidden = true; formError(form, "The upload was interrupted: check the size limit and try again."); };
+    bar.value = 0; bar.hidden = false;
+    xhr.send(data);
+  });
+  const source = new EventSource("/api/stream");
+  source.addEventListener("state", (e) => renderState(JSON.parse(e.data)));
+}
+
+// -- containers page ---------------------------------------------------------------
+
+function setupSortable(table) {
+  table.querySelectorAll("th[data-sort]").forEach((th, index) => th.addEventListener("click", () => {
+    const body = table.tBodies[0];
+    const dir = th.dataset.dir === "asc" ? -1 : 1;
+    table.querySelectorAll("th").forEach((h) => { delete h.dataset.dir; h.removeAttribute("aria-sort"); });
+    th.dataset.dir = dir === 1 ? "asc" : "desc";
+    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+    const rows = [...body.rows].filter((r) => !r.classList.contains("empty"));
+    const key = (row) => {
+      const cell = row.cells[index];
+      return th.dataset.sort === "number" ? -Number(cell.dataset.value || 0) : cell.textContent.trim().toLowerCase();
+    };
+    rows.sort((a, b) => (key(a) > key(b) ? dir : key(a) < key(b) ? -dir : 0));
+    body.append(...rows);
+  }));
+}
+
+let logSource = null;
+
+function showLogs(name) {
+  const panel = document.getElementById("log-panel");
+  const lines = document.getElementById("log-lines");
+  panel.hidden = false;
+  document.getElementById("log-name").textContent = name;
+  lines.textContent = "";
+  if (logSource) logSource.close();
+  logSource = new EventSource(`/api/containers/${encodeURIComponent(name)}/logs`);
+  const state = document.getElementById("log-state");
+  logSource.onopen = () => { state.textContent = "(live)"; };
+  logSource.onerror = () => { state.textContent = "(reconnecting…)"; };
+  logSource.addEventListener("log", (e) => {
+    for (const entry of JSON.parse(e.data)) lines.append(document.createTextNode(entry.line + "\n"));
+    while (lines.childNodes.length > 2000) lines.removeChild(lines.firstChild);
+    lines.scrollTop = lines.scrollHeight;
+  });
+}
+
+async function loadStats() {
+  for (const cell of document.querySelectorAll("td[data-stats]")) {
+    try {
+      const s = await api("GET", `/api/containers/${encodeURIComponent(cell.dataset.stats)}/stats`);
+      cell.textContent = s.cpu_percent === null ? "—" : s.cpu_percent.toFixed(1) + " %";
+      cell.nextElementSibling.textContent = s.memory_bytes === null ? "—"
+        : (s.memory_bytes / 1048576).toFixed(1) + " / " + (s.memory_limit / 1048576).toFixed(0) + " MB";
+    } catch (e) { cell.textContent = "—"; }
+  }
+}
+
+function setupContainers() {
+  setupSortable(document.getElementById("container-table"));
+  document.addEventListener("click", async (event) => {
+    const logs = event.target.closest("button.show-logs");
+    if (logs) return showLogs(logs.dataset.name);
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const { action, name } = button.dataset;
+    if (action === "remove" && !confirm(`Remove ${name}? Its files are deleted.`)) return;
+    button.disabled = true;
+    try {
+      await api("POST", `/api/containers/${encodeURIComponent(name)}/action`, { action });
+      flashAfterReload(`${action}: done for ${name}.`);
+    } catch (e) { flash(e.message, "error"); button.disabled = false; }
+  });
+  loadStats();
+  setInterval(loadStats, 10000);
+}
+
+// -- admin ---------------------------------------------------------------------------
+
+function setupAdmin() {
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-user-action]");
+    if (!button) return;
+    const { userAction, user } = button.dataset;
+    if (userAction === "delete" && !confirm(`Delete ${user} and release their containers?`)) return;
+    const url = `/api/admin/users/${encodeURIComponent(user)}` + (userAction === "delete" ? "" : "/" + userAction);
+    try {
+      await api(userAction === "delete" ? "DELETE" : "POST", url);
+      flashAfterReload(`${userAction}: done for ${user}.`);
+    } catch (e) { flash(e.message, "error"); }
+  });
+  const create = document.getElementById("create-user-form");
+  create.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = new FormData(create);
+    try {
+      await api("POST", "/api/admin/users", {
+        username: f.get("username"), email: f.get("email"), password: f.get("password"), admin: f.get("admin") === "on",
+      });
+      flashAfterReload(`Created ${f.get("username")}.`);
+    } catch (e) { formError(create, e.message); }
+  });
+  document.querySelectorAll("form.pool-form").forEach((form) => form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const action = event.submitter ? event.submitter.value : "resize";
+    const count = Number(new FormData(form).get("count"));
+    if (action === "reinit" && !confirm(`Replace every ${form.dataset.runtime} container with a fresh one?`)) return;
+    form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    try {
+      await api("POST", `/api/admin/pools/${encodeURIComponent(form.dataset.runtime)}`, { action, count });
+      flashAfterReload(`${form.dataset.runtime}: ${action} done.`);
+    } catch (e) {
+      flash(e.message, "error");
+      form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    }
+  }));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const saved = sessionStorage.getItem("flash");
+  if (saved) { sessionStorage.removeItem("flash"); flash(saved); }
+  setupAuth();
+  const page = document.body.dataset.page;
+  if (page === "dashboard") setupDashboard();
+  if (page === "containers") setupContainers();
+  if (page === "admin") setupAdmin();
+  tickUptimes();
+  setInterval(tickUptimes, 1000);
+});
