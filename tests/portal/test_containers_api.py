@@ -27,7 +27,7 @@ def upload(client, headers, name, filename, data):
     encoder cannot turn ``a\\b.html`` into a harmless ``ab.html`` on the way)."""
     boundary = "cp-test-boundary-7d1f"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
         f"filename*=UTF-8''{quote(filename, safe='')}\r\n"
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
