@@ -186,11 +186,10 @@ def dashboard_state(platform: Platform, username: str, is_admin: bool) -> dict:
 def stream():
     """Live dashboard state (server-sent events)."""
     platform = get_platform()
-    user = api_user()
+    # Plain values: the generator runs after the request context is gone.
+    username, is_admin = api_user().username, api_user().is_admin
     return streams.sse_response(
-        streams.poll_stream(
-            "state", lambda: dashboard_state(platform, user.username, user.is_admin)
-        )
+        streams.poll_stream("state", lambda: dashboard_state(platform, username, is_admin))
     )
 
 

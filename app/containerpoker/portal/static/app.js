@@ -102,6 +102,7 @@ function setupAuth() {
 // -- dashboard ---------------------------------------------------------------------
 
 function renderState(state) {
+  if (state.error) return flash("Live updates paused: " + state.error, "error");
   for (const pool of state.pools || []) {
     const badge = document.querySelector(`[data-ready="${CSS.escape(pool.runtime)}"]`);
     if (badge) badge.textContent = pool.ready + " ready";

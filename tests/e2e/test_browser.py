@@ -1,0 +1,206 @@
+"""End to end in headless Chromium: what a student and an admin do, with screenshots
+of every page saved under test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+
+import docker
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+PASSWORD = "a long enough passphrase"
+LAPTOP = {"width": 1366, "height": 900}
+TABLET = {"width": 768, "height": 1024}
+
+
+def new_page(browser, viewport=LAPTOP):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.dialogs = dialogs
+    return page
+
+
+def register(page, portal, name):
+    page.goto(portal.url + "/register")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=email]", f"{name}@example.org")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/dashboard$"))
+
+
+def login(page, portal, name):
+    page.goto(portal.url + "/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/dashboard$"))
+
+
+def no_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_student_launches_uploads_sees_the_page_and_releases(
+    served_portal, browser, screenshots, docker_client
+):
+    page = new_page(browser)
+    page.goto(served_portal.url + "/login")
+    page.screenshot(path=screenshots / "login.png", full_page=True)
+    page.goto(served_portal.url + "/register")
+    page.screenshot(path=screenshots / "register.png", full_page=True)
+    # A bad password is explained on the form, nothing is created.
+    page.fill("input[name=username]", "student")
+    page.fill("input[name=email]", "student@example.org")
+    page.fill("input[name=password]", "short")
+    page.evaluate("document.querySelector('input[name=password]').removeAttribute('minlength')")
+    page.click("button[type=submit]")
+    assert "characters" in page.inner_text(".form-error")
+    register(page, served_portal, "student")
+
+    page.click("button.launch[data-runtime=nginx]")
+    row = page.wait_for_selector("#my-containers tbody tr[data-name]")
+    name = row.get_attribute("data-name")
+    url = page.get_attribute("#my-containers a", "href")
+    assert url.startswith("http://127.0.0.1:")
+    page.screenshot(path=screenshots / "dashboard.png", full_page=True)
+
+    page.select_option("#upload-target", name)
+    page.set_input_files(
+        "#upload-form input[type=file]",
+        files=[
+            {
+                "name": "index.html",
+                "mimeType": "text/html",
+                "buffer": b"<h1 id=hello>Hello from the browser test</h1>",
+            }
+        ],
+    )
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#flash.ok >> text=Uploaded 1 file")
+
+    site = page.context.new_page()
+    site.goto(url)
+    assert site.inner_text("#hello") == "Hello from the browser test"
+    site.close()
+
+    page.goto(served_portal.url + "/containers")
+    page.wait_for_selector(f"tr[data-name='{name}'] td.cpu:not(:text('…'))")
+    page.click(f"button.show-logs[data-name='{name}']")
+    page.wait_for_selector("#log-lines:has-text('GET /')")
+    page.screenshot(path=screenshots / "containers.png", full_page=True)
+
+    page.goto(served_portal.url + "/dashboard")
+    page.click(f"button.release[data-name='{name}']")
+    page.wait_for_selector("#flash.ok >> text=Released")
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(name)
+    page.context.close()
+
+
+def test_admin_promotes_a_user_and_resizes_a_pool(served_portal, browser, screenshots):
+    env = served_portal.env | {"ADMIN_PASSWORD": PASSWORD}
+    made = served_portal.cli(
+        "user",
+        "create",
+        "chief",
+        "--email",
+        "chief@example.org",
+        "--admin",
+        "--password-env",
+        "ADMIN_PASSWORD",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    student = new_page(browser)
+    register(student, served_portal, "pupil")
+    student.context.close()
+
+    page = new_page(browser)
+    login(page, served_portal, "chief")
+    page.goto(served_portal.url + "/admin")
+    page.click("button[data-user-action=promote][data-user=pupil]")
+    page.wait_for_selector("#flash.ok >> text=promote: done for pupil")
+    assert page.inner_text("tr[data-user=pupil] td:nth-child(3)") == "admin"
+
+    form = "form.pool-form[data-runtime=nginx]"
+    page.fill(f"{form} input[name=count]", "4")
+    page.click(f"{form} button[value=resize]")
+    page.wait_for_selector("#flash.ok >> text=nginx: resize done")
+    assert page.inner_text("tr[data-runtime=nginx] td.target") == "4"
+    page.screenshot(path=screenshots / "admin.png", full_page=True)
+    page.context.close()
+
+
+def test_pages_fit_a_tablet_and_a_laptop(served_portal, browser, screenshots):
+    for label, viewport in (("tablet", TABLET), ("laptop", LAPTOP)):
+        page = new_page(browser, viewport)
+        register(page, served_portal, f"fit{label}")
+        for path in ("/dashboard", "/containers"):
+            page.goto(served_portal.url + path)
+            assert no_horizontal_scroll(page), (label, path)
+            page.screenshot(path=screenshots / f"{path.strip('/')}-{label}.png", full_page=True)
+        page.context.close()
+
+
+def test_markup_in_log_lines_is_shown_as_text(served_portal, browser):
+    page = new_page(browser)
+    register(page, served_portal, "escaper")
+    page.click("button.launch[data-runtime=nginx]")
+    page.wait_for_selector("#my-containers tbody tr[data-name]")
+    url = page.get_attribute("#my-containers a", "href")
+    name = page.get_attribute("#my-containers tbody tr[data-name]", "data-name")
+    probe = page.context.new_page()
+    probe.goto(url + "%3Cimg%20src=x%20onerror=alert(1)%3E")  # logged by nginx, then 404
+    probe.close()
+    page.goto(served_portal.url + "/containers")
+    page.click(f"button.show-logs[data-name='{name}']")
+    page.wait_for_selector("#log-lines:has-text('onerror')")
+    assert page.query_selector("#log-lines img") is None
+    assert page.dialogs == []
+    page.context.close()
+
+
+def test_pages_served_by_a_users_container_never_see_the_portals_cookies(served_portal, browser):
+    page = new_page(browser)
+    register(page, served_portal, "cookiejar")
+    assert {c["name"] for c in page.context.cookies()} >= {"access_token_cookie"}
+    page.click("button.launch[data-runtime=python]")
+    page.wait_for_selector("#my-containers tbody tr[data-name]")
+    name = page.get_attribute("#my-containers tbody tr[data-name]", "data-name")
+    url = page.get_attribute("#my-containers a", "href")
+    # The user's own server: it shows every cookie header the browser sends it.
+    app = (
+        b"import http.server\n"
+        b"class H(http.server.BaseHTTPRequestHandler):\n"
+        b"    def do_GET(self):\n"
+        b"        body = ('cookies=[' + str(self.headers.get('Cookie')) + ']').encode()\n"
+        b"        self.send_response(200); self.end_headers(); self.wfile.write(body)\n"
+        b"http.server.HTTPServer(('0.0.0.0', 8080), H).serve_forever()\n"
+    )
+    page.select_option("#upload-target", name)
+    page.set_input_files(
+        "#upload-form input[type=file]",
+        files=[{"name": "app.py", "mimeType": "text/x-python", "buffer": app}],
+    )
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#flash.ok >> text=Uploaded 1 file")
+    site = page.context.new_page()
+    for attempt in range(60):
+        try:  # not the default page from the cache; resets while the app restarts
+            site.goto(f"{url}?attempt={attempt}")
+            if "cookies=[" in site.content():
+                break
+        except PlaywrightError:
+            pass
+        site.wait_for_timeout(500)
+    text = site.inner_text("body")
+    assert "cookies=[None]" in text, text
+    assert "access_token_cookie" not in text and "csrf_access_token" not in text
+    page.context.close()

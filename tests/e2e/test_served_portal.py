@@ -1,0 +1,122 @@
+"""The portal as gunicorn serves it: live streams do not starve launches and releases."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+PASSWORD = "a long enough passphrase"
+
+
+def call(portal, method, path, body=None, token=None, timeout=30):
+    parts = urlparse(portal.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, (json.loads(data) if data else {})
+
+
+def user(portal, name):
+    call(
+        portal,
+        "POST",
+        "/api/auth/register",
+        {"username": name, "email": f"{name}@example.org", "password": PASSWORD},
+    )
+    status, body = call(portal, "POST", "/api/auth/login", {"username": name, "password": PASSWORD})
+    assert status == 200, body
+    return body["access_token"]
+
+
+def test_fifty_open_streams_while_others_launch_and_release(served_portal):
+    watcher = user(served_portal, "watcher")
+    parts = urlparse(served_portal.url)
+    streams = []
+    try:
+        for _ in range(50):
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            conn.request("GET", "/api/stream", headers={"Authorization": f"Bearer {watcher}"})
+            response = conn.getresponse()
+            assert response.status == 200
+            assert response.getheader("Content-Type").startswith("text/event-stream")
+            streams.append((conn, response))
+        # Every stream is live: each has sent its first state event.
+        for _, response in streams:
+            seen = b""
+            while b"event: state" not in seen:
+                seen += response.readline()
+
+        # Meanwhile, four other users launch and release, in parallel, three times each.
+        tokens = [user(served_portal, f"busy{i}") for i in range(4)]
+
+        def cycle(token):
+            results = []
+            for _ in range(3):
+                status, body = call(
+                    served_portal, "POST", "/api/containers/spawn", {"runtime": "nginx"}, token
+                )
+                results.append(status)
+                if status in (200, 201):
+                    name = body["container"]["name"]
+                    status, _ = call(
+                        served_portal,
+                        "POST",
+                        f"/api/containers/{name}/action",
+                        {"action": "release"},
+                        token,
+                    )
+                    results.append(status)
+            return results
+
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(cycle, tokens))
+        assert all(code in (200, 201) for codes in outcomes for code in codes), outcomes
+        status, _ = call(served_portal, "GET", "/api/me", token=watcher)
+        assert status == 200
+    finally:
+        for conn, _ in streams:
+            conn.close()
+
+
+def test_cli_creates_the_first_admin(served_portal):
+    env = served_portal.env | {"ADMIN_PASSWORD": PASSWORD}
+    made = served_portal.cli(
+        "user",
+        "create",
+        "boss",
+        "--email",
+        "boss@example.org",
+        "--admin",
+        "--password-env",
+        "ADMIN_PASSWORD",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    status, body = call(
+        served_portal, "POST", "/api/auth/login", {"username": "boss", "password": PASSWORD}
+    )
+    assert status == 200 and body["user"]["is_admin"] is True
+    again = served_portal.cli(
+        "user",
+        "create",
+        "boss",
+        "--email",
+        "b2@example.org",
+        "--password-env",
+        "ADMIN_PASSWORD",
+        env=env,
+    )
+    assert again.returncode == 1 and "already registered" in again.stderr
+    listed = served_portal.cli("--json", "user", "list")
+    assert "boss" in {u["username"] for u in json.loads(listed.stdout)}
