@@ -58,7 +58,7 @@ lint: sync ## Check formatting and lint
 	@$(RUN) ruff format --check app tests bench
 	@$(RUN) ruff check app tests bench
 
-test-deps: ## Install what the tests need beyond the engine (PostgreSQL's server binaries)
+test-deps: ## Install what the tests need beyond the engine (PostgreSQL server binaries, Chromium)
 	@scripts/test-deps.sh
 
 test: engine sync images test-deps ## Run every test against the real engine (what CI runs)

@@ -246,6 +246,18 @@ class Store:
                 cursor.close()
 
     @contextlib.contextmanager
+    def raw_read(self) -> Iterator:
+        """A raw DBAPI cursor for a read on the hot path (see :class:`Prepared`)."""
+        raw = self.engine.raw_connection()
+        cursor = raw.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+            raw.rollback()  # ends the read transaction a driver may have begun
+            raw.close()
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction; sees a consistent snapshot."""
         with self.engine.connect() as conn, conn.begin():

@@ -22,7 +22,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 LOGIN_PER_ACCOUNT = (10, 300.0)  # attempts per account per 5 minutes
 LOGIN_FAILURES_PER_CLIENT = (20, 300.0)  # failed attempts per client address per 5 minutes
-REGISTER_PER_CLIENT = (100, 3600.0)
+REGISTER_PER_CLIENT = (200, 3600.0)  # a classroom shares one address
 SPAWN_PER_USER = (20, 60.0)
 
 

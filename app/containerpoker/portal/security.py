@@ -20,7 +20,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, redirect, request, url_for
+from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask_jwt_extended import (
     JWTManager,
     current_user,
@@ -77,16 +77,22 @@ def init_app(app: Flask, platform: Platform) -> None:
     )
     jwt.init_app(app)
 
+    # flask-jwt-extended asks "revoked?" and then "which user?": one query answers
+    # both (kept on g for the second question).
+    @jwt.token_in_blocklist_loader
+    def revoked(_header, payload) -> bool:
+        user, is_revoked = platform.accounts.token_owner(str(payload["sub"]), payload["jti"])
+        g.token_owner = (payload["jti"], user)
+        return is_revoked
+
     @jwt.user_lookup_loader
     def load_user(_header, payload) -> User | None:
-        user = platform.accounts.find(payload["sub"])
+        jti, user = g.get("token_owner", (None, None))
+        if jti != payload["jti"]:
+            user = platform.accounts.find(payload["sub"])
         if user is None or user.id != payload.get("uid"):
             return None  # deleted (or deleted and re-created under the same name)
         return user
-
-    @jwt.token_in_blocklist_loader
-    def revoked(_header, payload) -> bool:
-        return platform.accounts.is_revoked(payload["jti"])
 
     def unauthorized(error: str, detail: str):
         response = jsonify(error=error, detail=detail)
