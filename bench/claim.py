@@ -26,18 +26,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import docker
-
+from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
 from containerpoker.engine import Engine
 from containerpoker.pool import PoolManager
-
-BENCH_LABEL = "containerpoker.bench"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def ms(seconds: float) -> str:
@@ -129,16 +121,6 @@ def raw_remove_create(engine: Engine, settings, count: int, parallel: int, port_
         engine.remove_container(name)
         engine.remove_volume(f"{name}-files")
     return rate
-
-
-def cleanup() -> None:
-    """Remove everything the bench created (all of it carries ``BENCH_LABEL``)."""
-    client = docker.from_env(version="auto")
-    for container in client.containers.list(all=True, filters={"label": BENCH_LABEL}):
-        container.remove(force=True)
-    for volume in client.volumes.list(filters={"label": BENCH_LABEL}):
-        volume.remove(force=True)
-    client.close()
 
 
 def main() -> int:

@@ -29,18 +29,11 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import docker
-
+from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
 from containerpoker.pool import PoolManager
 
-BENCH_LABEL = "containerpoker.bench"
 PASSWORD = "a long enough passphrase"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def free_port() -> int:
@@ -217,12 +210,7 @@ def main() -> int:
                 portal.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(portal.pid, signal.SIGKILL)
-        client = docker.from_env(version="auto")
-        for container in client.containers.list(all=True, filters={"label": BENCH_LABEL}):
-            container.remove(force=True)
-        for volume in client.volumes.list(filters={"label": BENCH_LABEL}):
-            volume.remove(force=True)
-        client.close()
+        cleanup()
 
     doubles = sum(1 for owners in owners_of.values() if len(owners) > 1)
     print()

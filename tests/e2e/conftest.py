@@ -48,6 +48,40 @@ class ServedPortal:
         )
 
 
+@contextlib.contextmanager
+def running_portal(args: list[str], env: dict, log: Path, url: str) -> Iterator[subprocess.Popen]:
+    """`containerpoker portal ARGS` in its own process group, up (``/login`` answers)
+    before the body runs, and stopped after it, even when the body fails."""
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [*CLI, "portal", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/login", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the portal did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def served_portal(docker_client, tmp_path_factory) -> Iterator[ServedPortal]:
     instance = "t" + secrets.token_hex(4)
@@ -64,38 +98,14 @@ def served_portal(docker_client, tmp_path_factory) -> Iterator[ServedPortal]:
         CONTAINERPOKER_PYTHON_WARM="1",
     )
     settings = load_settings(env=env)
-    with PoolManager(settings) as pool:
-        pool.init()
     log = tmp / "portal.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [*CLI, "portal", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/login", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the portal did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield ServedPortal(url=url, env=env, settings=settings, log=log)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        with PoolManager(settings) as pool:
+            pool.init()
+        with running_portal(["--bind", f"127.0.0.1:{port}"], env, log, url):
+            yield ServedPortal(url=url, env=env, settings=settings, log=log)
+    finally:  # the portal is stopped by now; then everything it made goes
         remove_instance(docker_client, instance)
         shutil.rmtree(tmp, ignore_errors=True)
 

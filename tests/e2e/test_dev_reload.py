@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +19,7 @@ import pytest
 import containerpoker
 
 from ..conftest import make_env
-from .conftest import free_port
+from .conftest import free_port, running_portal
 
 pytestmark = pytest.mark.slow
 
@@ -64,19 +61,8 @@ def test_template_and_python_edits_are_live(tmp_path, instance, capsys):
         )
         | {"PYTHONPATH": str(copy)}
     )
-    script = Path(sys.executable).parent / "containerpoker"
-    log = open(tmp_path / "dev.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [str(script), "portal", "--dev", "--bind", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://localhost:{port}"
-    try:
-        _live_within(url + "/login", "Log in")
-
+    with running_portal(["--dev", "--bind", f"127.0.0.1:{port}"], env, tmp_path / "dev.log", url):
         template = copy / "containerpoker" / "portal" / "templates" / "login.html"
         template.write_text(
             template.read_text().replace("<h1>Log in</h1>", "<h1>Log in (edited)</h1>")
@@ -90,10 +76,6 @@ def test_template_and_python_edits_are_live(tmp_path, instance, capsys):
             )
         )
         took_python = _live_within(url + "/api/no-such-thing", "Nothing here (edited python).")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
-        log.close()
     with capsys.disabled():
         print(
             f"\n  make dev: template edit live in {took_template:.1f} s, "
