@@ -38,7 +38,7 @@ pools: ## Warm every pool to its size
 status: ## Show the pools
 	@$(CP) pool status
 
-stop: ## Stop the platform: remove its containers and volumes
+stop: ## Stop the platform: the portal, its containers and volumes
 	@if docker info >/dev/null 2>&1 && [ -x .venv/bin/containerpoker ]; then $(CP) stop; else echo "Nothing running."; fi
 
 logs: ## Show recent platform events, the portal's access log and the engine log
