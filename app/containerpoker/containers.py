@@ -121,14 +121,17 @@ class ContainerControl:
                 return view
         raise NotFound(f"No container {ref!r}.")
 
-    def act(self, ref: str, action: str, owner: str | None = None) -> dict:
-        """Do ``action`` (one of :data:`ACTIONS`) on a container ``owner`` may touch."""
+    def act(self, ref: str, action: str, owner: str | None = None, *, wait: bool = True) -> dict:
+        """Do ``action`` (one of :data:`ACTIONS`) on a container ``owner`` may touch.
+
+        ``wait`` false: a released container is removed in the background.
+        """
         if action not in ACTIONS:
             raise InvalidRequest(f"Unknown action {action!r}: use one of {', '.join(ACTIONS)}.")
         item = self.pool.get(ref, owner=owner)
         if action in ("release", "remove"):
             # A pool container is never reused: removing it is releasing it.
-            released = self.pool.release(item.name, owner=owner)
+            released = self.pool.release(item.name, owner=owner, wait=wait)
             return {"container": released.name, "action": action, "done": True}
         if item.state != ASSIGNED:
             raise Conflict(

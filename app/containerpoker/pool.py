@@ -64,6 +64,12 @@ Progress = Callable[[str, str, str], None]  # (what, runtime, detail)
 _OWNER_MAX = 120
 #: Seconds a background refill waits after the claim or release that asked for it.
 _REFILL_SETTLE = 0.05
+#: Background Docker work (removing released containers, refilling) waits for a
+#: quiet moment, no claim or release for _QUIET_FOR s, but at most _DEFER_MAX s,
+#: and a refill never waits while its pool is below a quarter of its target:
+#: starting and removing containers takes the CPU the claims in flight need.
+_QUIET_FOR = 0.3
+_DEFER_MAX = 5.0
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,9 @@ class PoolManager:
         self.progress = progress or (lambda what, runtime, detail: None)
         self._warmers = ThreadPoolExecutor(settings.warm_parallelism, thread_name_prefix="cp-warm")
         self._scheduler = ThreadPoolExecutor(1, thread_name_prefix="cp-refill")
+        self._janitor = ThreadPoolExecutor(1, thread_name_prefix="cp-janitor")
+        self._doomed: list = []  # released rows whose containers are still to be removed
+        self._last_activity = 0.0
         self._pending: set[Future] = set()
         self._scheduled: set[str] = set()
         self._lock = threading.Lock()
@@ -278,6 +287,7 @@ class PoolManager:
         """
         owner = self._check_owner(owner)
         cfg = self.runtime(runtime)
+        self._last_activity = time.monotonic()
         request = self._claims.submit(owner, runtime)
         if request.outcome == "claimed":
             self.schedule_refill(runtime)
@@ -333,13 +343,17 @@ class PoolManager:
 
     # -- release -----------------------------------------------------------------
 
-    def release(self, ref: str | int, owner: str | None = None) -> Assignment:
+    def release(self, ref: str | int, owner: str | None = None, *, wait: bool = True) -> Assignment:
         """Give a container back: it and the user's files are deleted, a fresh one warms.
 
         With ``owner``, only that owner's container can be released (others
-        are "not found").  Of two racing releases exactly one wins.
+        are "not found").  Of two racing releases exactly one wins.  The
+        container is the owner's no more when this returns; with ``wait``
+        false (the portal) it is removed in the background, at the next quiet
+        moment and within a few seconds, instead of before returning.
         """
         now = time.time()
+        self._last_activity = time.monotonic()
         with self.store.write() as conn:
             row = self._find(conn, ref)
             if row is None or (owner is not None and row.owner != owner):
@@ -360,9 +374,51 @@ class PoolManager:
                 f"Container {row.name} is {row.state}, not assigned: only an assigned container "
                 "can be released (use `pool reset` to replace a warm one)."
             )
-        self._destroy(row)
+        if wait:
+            self._destroy(row)
+        else:
+            self._destroy_later(row)
         self.schedule_refill(row.runtime)
         return self._assignment(row)
+
+    def _destroy_later(self, row) -> None:
+        with self._lock:
+            self._doomed.append(row)
+            if len(self._doomed) > 1:
+                return  # a janitor run is already waiting for them
+
+        def run() -> None:
+            self._wait_for_quiet(None)
+            with self._lock:
+                rows, self._doomed = self._doomed, []
+            for future in [self._warmers.submit(self._destroy, r) for r in rows]:
+                try:
+                    future.result()
+                except DockerException as exc:  # reconcile finishes it later
+                    self.progress("failed", "", f"removing a released container: {exc}")
+
+        future = self._janitor.submit(run)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+
+    def _wait_for_quiet(self, runtime: str | None) -> None:
+        """Sleep until no claim or release came for a moment (see ``_QUIET_FOR``)."""
+        time.sleep(_REFILL_SETTLE)
+        start = time.monotonic()
+        while time.monotonic() - start < _DEFER_MAX:
+            if time.monotonic() - self._last_activity >= _QUIET_FOR:
+                return
+            if runtime is not None and self._below_low_water(runtime):
+                return
+            time.sleep(0.05)
+
+    def _below_low_water(self, runtime: str) -> bool:
+        with self.store.read() as conn:
+            ready = conn.execute(
+                select(func.count()).where(PC.c.runtime == runtime, PC.c.state == READY)
+            ).scalar_one()
+        return ready < max(1, self.warm_target(runtime) // 4)
 
     def release_all(self, owner: str) -> list[Assignment]:
         """Release every container of one owner (admin)."""
@@ -615,8 +671,8 @@ class PoolManager:
         def run() -> None:
             # Let a burst of claims finish first: they then share one refill,
             # and the refill's Docker and database work does not compete with
-            # the claims still in flight.
-            time.sleep(_REFILL_SETTLE)
+            # the claims still in flight (unless the pool runs low).
+            self._wait_for_quiet(runtime)
             with self._lock:
                 self._scheduled.discard(runtime)
             try:
@@ -939,6 +995,7 @@ class PoolManager:
     def close(self) -> None:
         """Wait for background work and release resources."""
         self.wait_idle()
+        self._janitor.shutdown(wait=True)
         self._scheduler.shutdown(wait=True)
         self._warmers.shutdown(wait=True)
         with contextlib.suppress(Exception):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-import docker
 import pytest
 from playwright.sync_api import Error as PlaywrightError
+
+from ..integration.helpers import wait_gone
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -99,8 +100,7 @@ def test_student_launches_uploads_sees_the_page_and_releases(
     page.goto(served_portal.url + "/dashboard")
     page.click(f"button.release[data-name='{name}']")
     page.wait_for_selector("#flash.ok >> text=Released")
-    with pytest.raises(docker.errors.NotFound):
-        docker_client.containers.get(name)
+    wait_gone(docker_client, name)
     page.context.close()
 
 

@@ -30,3 +30,13 @@ def files_in(docker_client, name: str, path: str = "/srv/www") -> list[str]:
     result = container.exec_run(["find", path, "-mindepth", "1"])
     assert result.exit_code == 0, result.output
     return sorted(result.output.decode().split())
+
+
+def wait_gone(docker_client, name: str, timeout: float = 15.0) -> None:
+    """Wait until no container called ``name`` is left (removal may be in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not docker_client.containers.list(all=True, filters={"name": f"^{name}$"}):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"container {name} was still there after {timeout:.0f} s")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from containerpoker.errors import Conflict, InvalidRequest, NotFound
 from containerpoker.store import events, pool_containers
 
-from .helpers import fetch
+from .helpers import fetch, wait_gone
 
 pytestmark = pytest.mark.docker
 
@@ -70,6 +70,25 @@ def test_release_deletes_container_and_files_and_the_pool_refills(manager, docke
     fresh = manager.claim("alice", "nginx")
     assert fresh.name != claimed.name  # never reused
     assert "alice was here" not in fetch(fresh.url)
+
+
+def test_a_release_without_waiting_removes_the_container_in_the_background(manager, docker_client):
+    manager.init(["nginx"])
+    claimed = manager.claim("alice", "nginx")
+
+    released = manager.release(claimed.name, owner="alice", wait=False)
+
+    assert released.name == claimed.name
+    with pytest.raises(NotFound):  # not alice's any more, at once
+        manager.get(claimed.name, owner="alice")
+    with pytest.raises(Conflict):  # and never claimable or releasable again
+        manager.release(claimed.name)
+    wait_gone(docker_client, claimed.name)
+    assert manager.wait_idle(timeout=60)
+    assert f"{claimed.name}-files" not in [v.name for v in docker_client.volumes.list()]
+    assert claimed.name not in {a.name for a in manager.containers()}
+    status = {s.runtime: s for s in manager.status()}["nginx"]
+    assert (status.ready, status.assigned) == (1, 0)  # refilled
 
 
 def test_release_of_someone_elses_container_is_not_found(manager):

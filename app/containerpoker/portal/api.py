@@ -246,7 +246,8 @@ def container_action(ref: str):
     action = data.get("action")
     if not isinstance(action, str):
         raise InvalidRequest('Say which action: {"action": "start|stop|restart|release|remove"}.')
-    return jsonify(platform.control.act(ref, action, owner=_scope(platform)))
+    # A release answers at once; Docker removes the container moments later.
+    return jsonify(platform.control.act(ref, action, owner=_scope(platform), wait=False))
 
 
 @bp.post("/containers/<ref>/files")

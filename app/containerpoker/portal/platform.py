@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from flask import current_app
@@ -9,6 +10,7 @@ from flask import current_app
 from ..accounts import Accounts
 from ..config import Settings
 from ..containers import ContainerControl
+from ..errors import ContainerPokerError
 from ..pool import PoolManager
 from ..store import Store
 from .limits import RateLimiter
@@ -37,6 +39,14 @@ class Platform:
                     self._pool = PoolManager(self.settings, store=self.store)
                     self._control = ContainerControl(self._pool)
         return self._pool
+
+    def warm_up(self) -> None:
+        """Connect to Docker now rather than on the first launch (which would pay for it)."""
+        try:
+            self.pool  # noqa: B018 - creates it
+        except ContainerPokerError as exc:  # the engine is down: pages say so, we retry later
+            current = logging.getLogger("containerpoker.portal")
+            current.warning("Docker is not reachable yet (%s); retrying on first use.", exc)
 
     @property
     def control(self) -> ContainerControl:

@@ -25,6 +25,8 @@ def serve(
     if dev:
         app = create_app(settings=settings)
         app.config["TEMPLATES_AUTO_RELOAD"] = True
+        if os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # the reloader's serving child
+            app.extensions["containerpoker"].warm_up()
         app.run(
             host=host or "0.0.0.0",
             port=int(port),
@@ -53,6 +55,9 @@ def serve(
                 "accesslog": str(Path(settings.data_dir) / "portal-access.log"),
                 "errorlog": "-",
                 "proc_name": "containerpoker-portal",
+                # In the worker (threads must not exist before the fork): connect
+                # to Docker before the first user pays for it.
+                "post_fork": lambda _server, _worker: app.extensions["containerpoker"].warm_up(),
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
