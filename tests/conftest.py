@@ -53,8 +53,14 @@ def remove_instance(client: docker.DockerClient, instance: str | None = None) ->
         filters.append(f"containerpoker.instance={instance}")
     removed = 0
     for container in client.containers.list(all=True, filters={"label": filters}):
-        container.remove(force=True)
-        removed += 1
+        try:
+            container.remove(force=True)
+            removed += 1
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:  # already being removed (by a background task)
+            if "already in progress" not in str(exc):
+                raise
     for volume in client.volumes.list(filters={"label": filters}):
         with contextlib.suppress(docker.errors.APIError):
             volume.remove(force=True)

@@ -453,7 +453,7 @@ def stop(ctx: Context) -> None:
     )
 
 
-from . import cli_portal  # noqa: E402,F401 - registers `user` and `portal`
+from . import cli_lessons, cli_portal  # noqa: E402,F401 - register `lesson`, `user`, `portal`
 
 
 def main() -> None:

@@ -1,0 +1,80 @@
+"""Hello world: a container is a process started from an image.
+
+LEARNING GOAL: create a container from an image, run one command in it,
+capture what it printed and its exit code, and remove it.
+
+An image is a read-only file system plus a default command; a container is
+one run of it, with its own writable layer.  When the command ends, the
+container stops, but it stays (with its output) until it is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .framework import Lab, LessonFailed, Param, Step
+
+TITLE = "Hello world"
+CATEGORY = "Basics"
+PARAMS = [
+    Param("message", str, "Hello from a container", "What the container says."),
+    Param(
+        "image",
+        str,
+        "debian:bookworm-slim",
+        "The image to start from.",
+        choices=("debian:bookworm-slim", "containerpoker/python"),
+    ),
+]
+
+
+def run(lab: Lab, params: dict) -> Iterator[Step]:
+    image, message = params["image"], params["message"]
+    # 1. The image must be on this machine: we never pull (there may be no registry).
+    info = lab.client.images.get(image)
+    yield Step(
+        "Find the image",
+        "Containers start from an image that is already on the host.",
+        f"docker image inspect {image}",
+        f"{image}: {info.short_id}, {info.attrs['Size'] // (1024 * 1024)} MB",
+    )
+    # 2. Create (not start yet) a container with a command. The command is a
+    #    list, so no shell interprets the message: what you pass is what runs.
+    name = lab.name("hello")
+    container = lab.client.containers.create(
+        image, ["echo", message], name=name, labels=lab.labels()
+    )
+    yield Step(
+        "Create a container",
+        "Creating prepares the container (its writable layer, its settings) without running it.",
+        f"docker create --name {name} {image} echo {message!r}",
+        f"created {container.short_id}, status {container.status}",
+    )
+    # 3. Start it and wait for the command to finish.
+    container.start()
+    outcome = container.wait(timeout=30)
+    yield Step(
+        "Start it and wait",
+        "Starting runs the command; when the command exits, the container stops.",
+        f"docker start {name} && docker wait {name}",
+        f"exit code {outcome['StatusCode']}",
+        ok=outcome["StatusCode"] == 0,
+    )
+    # 4. Read what it printed: Docker keeps the output of a stopped container.
+    output = container.logs().decode().strip()
+    yield Step(
+        "Read its output",
+        "Docker keeps what the command printed, even after it stopped.",
+        f"docker logs {name}",
+        output,
+    )
+    if output != message or outcome["StatusCode"] != 0:
+        raise LessonFailed(f"The container printed {output!r} instead of {message!r}.")
+    # 5. Remove it: a stopped container still takes disk space until removed.
+    container.remove()
+    yield Step(
+        "Remove it",
+        "A stopped container stays until removed; removing it deletes its writable layer.",
+        f"docker rm {name}",
+        "removed",
+    )

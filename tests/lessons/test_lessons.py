@@ -1,0 +1,126 @@
+"""The lessons against the real engine: each one's claim is checked, not only that it ran,
+and nothing with a lesson label is left behind, even after an interruption or bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from containerpoker.config import load_settings
+from containerpoker.errors import InvalidRequest
+from containerpoker.lessons import lessons, run_lesson
+
+from ..conftest import TEST_LABEL, make_env
+
+pytestmark = pytest.mark.docker
+CLI = str(Path(sys.executable).parent / "containerpoker")
+
+
+@pytest.fixture
+def lesson_settings(tmp_path, instance):
+    return load_settings(env=make_env(tmp_path, instance))
+
+
+def lesson_objects(client: docker.DockerClient) -> list[str]:
+    """Every lesson-labelled object a test made (the test label narrows it to ours)."""
+    labels = {"label": ["containerpoker.role=lesson", TEST_LABEL]}
+    return (
+        [c.name for c in client.containers.list(all=True, filters=labels)]
+        + [n.name for n in client.networks.list(filters=labels)]
+        + [v.name for v in client.volumes.list(filters=labels)]
+    )
+
+
+def run_all(flow, settings, **params):
+    return list(run_lesson(flow, params, settings=settings))
+
+
+def test_every_lesson_has_a_goal_a_title_and_declared_parameters():
+    for number, lesson in lessons().items():
+        assert lesson.goal and lesson.title and lesson.category, number
+        source = Path(lesson.source).read_text()
+        assert '"""' in source.splitlines()[0] and "LEARNING GOAL" in source
+
+
+def test_flow1_runs_a_command_and_captures_its_output(docker_client, lesson_settings):
+    steps = run_all(1, lesson_settings, message="Hello, class")
+    output = next(s for s in steps if s.title == "Read its output")
+    assert output.result == "Hello, class"
+    assert all(s.ok for s in steps)
+    assert lesson_objects(docker_client) == []
+
+
+def test_flow7_name_resolution_port_mapping_and_isolation(docker_client, lesson_settings):
+    steps = {s.title: s for s in run_all(7, lesson_settings, alias="shop", timeout=2)}
+    assert "<html" in steps["Reach it by name from the same network"].result
+    assert steps["Reach it from the host through the published port"].result == "HTTP 200"
+    blocked = steps["Try from another network, by name and by address"].result
+    by_name, by_address = blocked.splitlines()
+    assert by_name.startswith("by name: FAILED") and "Name or service not known" in by_name
+    assert by_address.startswith("by address: FAILED")
+    assert lesson_objects(docker_client) == []
+
+
+def test_flow8_data_survives_is_backed_up_restored_and_shared(docker_client, lesson_settings):
+    note = "kept across containers"
+    steps = {s.title: s for s in run_all(8, lesson_settings, note=note, files=4)}
+    assert steps["Read it from a new container"].result.splitlines() == [note, "4"]
+    assert "data/note4.txt" in steps["Back it up to a tar file"].result
+    assert steps["Restore into a new volume"].result == note
+    assert steps["Share one volume between two containers"].result == "shared by two containers"
+    assert lesson_objects(docker_client) == []
+
+
+@pytest.mark.parametrize("flow, stop_after", [(8, 2), (7, 2)])
+def test_an_interrupted_lesson_leaves_nothing(docker_client, lesson_settings, flow, stop_after):
+    run = run_lesson(flow, {}, settings=lesson_settings)
+    for _ in range(stop_after):
+        next(run)
+    assert lesson_objects(docker_client), "the lesson should have created something by now"
+    run.close()  # what a closed browser tab or Ctrl-C does to the generator
+    assert lesson_objects(docker_client) == []
+
+
+@pytest.mark.parametrize(
+    "flow, params, words",
+    [
+        (9, {}, "no lesson"),
+        ("nosuch", {}, "no lesson"),
+        (8, {"files": "0"}, "between 1 and 50"),
+        (8, {"files": "many"}, "whole number"),
+        (7, {"timeout": "99"}, "between 1 and 10"),
+        (1, {"message": "hi; rm -rf /"}, "shell metacharacters"),
+        (1, {"message": "$(reboot)"}, "shell metacharacters"),
+        (7, {"alias": "web`id`"}, "shell metacharacters"),
+        (1, {"image": "alpine"}, "one of"),
+        (1, {"colour": "red"}, "no parameter"),
+    ],
+)
+def test_bad_parameters_are_refused_and_create_nothing(
+    docker_client, lesson_settings, flow, params, words
+):
+    with pytest.raises(InvalidRequest, match=words):
+        list(run_lesson(flow, params, settings=lesson_settings))
+    assert lesson_objects(docker_client) == []
+
+
+def test_cli_lists_runs_and_refuses(docker_client, test_env):
+    env = {**__import__("os").environ, **test_env}
+    listed = subprocess.run([CLI, "lesson", "list"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and "Volumes and data" in listed.stdout
+    ran = subprocess.run(
+        [CLI, "lesson", "run", "1", "-p", "message=from the CLI"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "from the CLI" in ran.stdout and "Clean up" in ran.stdout
+    bad = subprocess.run([CLI, "lesson", "run", "9"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "no lesson '9'" in bad.stderr
+    assert lesson_objects(docker_client) == []
