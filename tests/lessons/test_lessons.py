@@ -75,7 +75,7 @@ def test_flow8_data_survives_is_backed_up_restored_and_shared(docker_client, les
     assert lesson_objects(docker_client) == []
 
 
-@pytest.mark.parametrize("flow, stop_after", [(8, 2), (7, 2)])
+@pytest.mark.parametrize("flow, stop_after", [(8, 2), (7, 2), (6, 1), (5, 1)])
 def test_an_interrupted_lesson_leaves_nothing(docker_client, lesson_settings, flow, stop_after):
     run = run_lesson(flow, {}, settings=lesson_settings)
     for _ in range(stop_after):
@@ -123,4 +123,39 @@ def test_cli_lists_runs_and_refuses(docker_client, test_env):
     assert "from the CLI" in ran.stdout and "Clean up" in ran.stdout
     bad = subprocess.run([CLI, "lesson", "run", "9"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "no lesson '9'" in bad.stderr
+    assert lesson_objects(docker_client) == []
+
+
+def test_flow3_drives_a_shell_and_detects_the_failing_command(docker_client, lesson_settings):
+    steps = {s.title: s for s in run_all(3, lesson_settings, missing_path="/nowhere/at/all")}
+    parsed = steps["Send commands and parse their output"].result
+    assert "Debian GNU/Linux 12" in parsed and "(exit 0)" in parsed
+    failing = steps["Detect a failing command"]
+    assert (
+        failing.ok
+        and failing.result.startswith("exit status 2")
+        and "/nowhere/at/all" in failing.result
+    )
+    assert lesson_objects(docker_client) == []
+
+
+def test_flow5_restarts_only_the_container_that_logged_the_error(docker_client, lesson_settings):
+    steps = {s.title: s for s in run_all(5, lesson_settings, workers=3)}
+    response = steps["Match the pattern and respond"]
+    assert response.ok and "worker1 restarted" in response.result
+    log = steps["Read the aggregated log"].result
+    assert "ERROR lost the connection" in log and "matched 'ERROR': restarted" in log
+    assert {"worker0", "worker1", "worker2"} <= {
+        line.split("|")[0].strip() for line in log.splitlines()
+    }
+    assert lesson_objects(docker_client) == []
+
+
+def test_flow6_health_restart_and_cascade_really_happen(docker_client, lesson_settings):
+    steps = {s.title: s for s in run_all(6, lesson_settings)}
+    assert "unhealthy after" in steps["Break it without killing it"].result
+    assert "restart count 0 → 1" in steps["Kill its process and watch Docker bring it back"].result
+    cascade = steps["See a failure cascade, and the chain recover"].result
+    assert "api unhealthy" in cascade and "healthy" in cascade
+    assert "MB" in steps["Read resource use from stats"].result
     assert lesson_objects(docker_client) == []

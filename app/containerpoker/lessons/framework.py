@@ -18,6 +18,9 @@ from ..errors import ContainerPokerError, EngineUnavailable, InvalidRequest
 
 LESSON_MODULES = [
     "flow1_hello",
+    "flow3_pexpect",
+    "flow5_logs",
+    "flow6_health",
     "flow7_networking",
     "flow8_volumes",
 ]
