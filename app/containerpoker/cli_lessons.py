@@ -88,3 +88,37 @@ def lesson_run(ctx: Context, flow: str, pairs: tuple[str, ...]) -> None:
                 __import__("json").dumps({"lesson": chosen.number, "steps": steps}, indent=2)
             )
             sys.stdout.flush()
+
+
+@lesson.command("shell")
+@pass_ctx
+def lesson_shell(ctx: Context) -> None:
+    """Lesson 2 by hand: your terminal attached to a shell in a fresh container.
+
+    The container is labelled like every lesson's and removed when you `exit`.
+    """
+    import os
+
+    import dockerpty
+
+    from .lessons.flow2_shell import shell_container
+    from .lessons.framework import Lab, docker_client
+
+    if not sys.stdin.isatty():
+        raise InvalidRequest(
+            "`lesson shell` attaches your terminal: run it from a terminal "
+            "(or `lesson run 2` for the narrated version)."
+        )
+    client = docker_client(ctx.settings)
+    lab = Lab(client, 2, extra_labels=dict(ctx.settings.extra_labels))
+    try:
+        container = shell_container(lab, lab.name("shell"), os.environ.get("TERM", "xterm"))
+        console.print(
+            f"[bold]A shell in {container.name}[/] (debian:bookworm-slim). "
+            "Type [cyan]exit[/] to leave: the container is removed then."
+        )
+        dockerpty.start(client.api, container.id)
+    finally:
+        removed = lab.cleanup()
+        client.close()
+        console.print(f"Removed {', '.join(removed) or 'nothing'}.")

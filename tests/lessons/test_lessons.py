@@ -159,3 +159,58 @@ def test_flow6_health_restart_and_cascade_really_happen(docker_client, lesson_se
     assert "api unhealthy" in cascade and "healthy" in cascade
     assert "MB" in steps["Read resource use from stats"].result
     assert lesson_objects(docker_client) == []
+
+
+def test_flow4_starts_in_dependency_order_talks_and_stops_in_reverse(
+    docker_client, lesson_settings
+):
+    steps = {s.title: s for s in run_all(4, lesson_settings, requests=2)}
+    for role, needs in (("app", "db"), ("web", "app")):
+        text = steps[f"Start the {role} (needs the {needs})"].result
+        gap = float(text.split("started at +")[1].split(" s")[0])
+        assert gap >= 0, text  # started only once what it needs was healthy
+    assert steps["Prove the three talk to each other"].result.splitlines() == [
+        "visit 1 counted by db, via app, via web",
+        "visit 2 counted by db, via app, via web",
+    ]
+    shutdown = steps["Shut down gracefully, in reverse order"]
+    assert shutdown.ok
+    order = [part.split()[0] for part in shutdown.result.split("; ")]
+    assert order == ["web", "app", "db"] and shutdown.result.count("exit 0") == 3
+    assert lesson_objects(docker_client) == []
+
+
+def test_flow2_reads_through_a_real_terminal(docker_client, lesson_settings):
+    steps = {s.title: s for s in run_all(2, lesson_settings, a=12, b=12)}
+    assert steps["Type a command and read the answer"].result.startswith(
+        "result=144; terminal /dev/pts/"
+    )
+    assert steps["End the session"].result == "exit code 0"
+    assert lesson_objects(docker_client) == []
+
+
+def test_lesson_shell_under_a_real_pseudo_terminal(docker_client, test_env):
+    import os
+
+    import pexpect
+
+    shell = pexpect.spawn(
+        CLI,
+        ["lesson", "shell"],
+        env={**os.environ, **test_env, "TERM": "dumb"},
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(24, 120),
+    )
+    try:
+        shell.expect("LAB-SHELL> ")
+        assert lesson_objects(docker_client), "the shell's container should exist while we type"
+        shell.sendline("echo answer=$((6*7))")
+        shell.expect("answer=42")
+        shell.sendline("exit")
+        shell.expect("Removed cp-lesson2-")
+        shell.expect(pexpect.EOF)
+    finally:
+        shell.close(force=True)
+    assert shell.exitstatus == 0
+    assert lesson_objects(docker_client) == []

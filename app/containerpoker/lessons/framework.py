@@ -18,7 +18,9 @@ from ..errors import ContainerPokerError, EngineUnavailable, InvalidRequest
 
 LESSON_MODULES = [
     "flow1_hello",
+    "flow2_shell",
     "flow3_pexpect",
+    "flow4_dependencies",
     "flow5_logs",
     "flow6_health",
     "flow7_networking",
