@@ -204,3 +204,19 @@ def test_pages_served_by_a_users_container_never_see_the_portals_cookies(served_
     assert "cookies=[None]" in text, text
     assert "access_token_cookie" not in text and "csrf_access_token" not in text
     page.context.close()
+
+
+def test_a_lesson_runs_from_the_page_with_its_steps_live(served_portal, browser, screenshots):
+    page = new_page(browser)
+    register(page, served_portal, "learner")
+    page.goto(served_portal.url + "/lessons")
+    form = "form.lesson-form[data-flow='1']"
+    page.fill(f"{form} input[name=message]", "Hello from the lessons page")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("[data-steps='1'] li:has-text('Clean up')")
+    results = page.locator("[data-steps='1'] pre.result").all_inner_texts()
+    assert "Hello from the lessons page" in results
+    assert page.locator("[data-steps='1'] code").first.inner_text().startswith("$ docker")
+    page.wait_for_selector("#flash.ok >> text=Lesson 1 finished")
+    page.screenshot(path=screenshots / "lessons.png", full_page=True)
+    page.context.close()

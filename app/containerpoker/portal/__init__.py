@@ -36,7 +36,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
 
-    from . import admin, api, auth, errors, metrics, pages, security
+    from . import admin, api, auth, errors, lessons, metrics, pages, security
 
     security.init_app(app, platform)
     errors.init_app(app)
@@ -45,4 +45,5 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(lessons.bp)
     return app

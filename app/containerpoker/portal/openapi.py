@@ -194,6 +194,24 @@ def spec() -> dict:
                 "get": _op("CPU % and memory", errors=(401, 404), params=[REF])
             },
             "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
+            "/api/examples": {"get": _op("The lessons: number, name, goal, parameters")},
+            "/api/examples/{flow}": {
+                "post": _op(
+                    "Run a lesson: its narrated steps as JSON, or streamed with "
+                    "Accept: text/event-stream",
+                    errors=(400, 401, 429, 503),
+                    params=[
+                        {
+                            "name": "flow",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "description": "number or name",
+                        }
+                    ],
+                    body={"application/json": {"schema": {"type": "object"}}},
+                )
+            },
             "/api/admin/users": {
                 "get": _op("Users (admin)", errors=(401, 403)),
                 "post": _op(

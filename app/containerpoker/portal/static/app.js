@@ -314,6 +314,68 @@ function setupAdmin() {
   }));
 }
 
+// -- lessons ---------------------------------------------------------------------------
+
+function renderStep(list, step) {
+  const li = el("li", null, { class: step.ok ? "step" : "step failed" });
+  li.append(el("strong", step.title), el("p", step.idea));
+  if (step.call) li.append(el("code", "$ " + step.call));
+  if (step.result) li.append(el("pre", step.result, { class: "result" }));
+  list.append(li);
+}
+
+async function runLesson(form) {
+  const list = document.querySelector(`[data-steps="${form.dataset.flow}"]`);
+  const button = form.querySelector("button[type=submit]");
+  const params = {};
+  for (const [key, value] of new FormData(form).entries()) params[key] = value;
+  list.replaceChildren();
+  button.disabled = true;
+  try {
+    const response = await fetch(`/api/examples/${form.dataset.flow}`, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "text/event-stream",
+                 "X-CSRF-TOKEN": cookie("csrf_access_token") },
+      body: JSON.stringify({ params }),
+    });
+    if (!response.ok) {
+      let body = {};
+      try { body = await response.json(); } catch (e) { body = {}; }
+      throw new Error(body.detail || `The lesson could not start (${response.status}).`);
+    }
+    // Server-sent events over a POST: read the stream and split it into events.
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+        const name = (block.match(/^event: (.*)$/m) || [])[1];
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+        if (!name || !data) continue;
+        const payload = JSON.parse(data);
+        if (name === "step") renderStep(list, payload);
+        if (name === "done") {
+          if (payload.ok) flash(`Lesson ${form.dataset.flow} finished: everything it made is removed.`);
+          else flash(payload.detail, "error");
+        }
+      }
+    }
+  } catch (e) { flash(e.message, "error"); }
+  button.disabled = false;
+}
+
+function setupLessons() {
+  document.querySelectorAll("form.lesson-form").forEach((form) => form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    runLesson(form);
+  }));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const saved = sessionStorage.getItem("flash");
   if (saved) { sessionStorage.removeItem("flash"); flash(saved); }
@@ -322,6 +384,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "dashboard") setupDashboard();
   if (page === "containers") setupContainers();
   if (page === "admin") setupAdmin();
+  if (page === "lessons") setupLessons();
   tickUptimes();
   setInterval(tickUptimes, 1000);
 });
