@@ -9,18 +9,18 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run dev engine sync images pools status stop logs clean format lint test test-fast test-deps
+.PHONY: help run dev assets engine sync images pools status stop logs clean format lint test test-fast test-deps
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: engine sync images pools ## Set up everything, warm the pools and serve the portal (port 5000)
+run: engine sync images assets pools ## Set up everything, warm the pools and serve the portal (port 5000)
 	@echo
 	@echo "The pools are warm. First admin:  .venv/bin/containerpoker user create NAME --email E --admin"
 	@echo "Stop everything with:             make stop  (Ctrl-C stops the portal only)"
 	@$(CP) portal
 
-dev: engine sync images pools ## Serve the portal with auto-reload (Python and templates) for development
+dev: engine sync images assets pools ## Serve the portal with auto-reload (Python and templates) for development
 	@$(CP) portal --dev
 
 engine: ## Make sure a Docker engine runs (installs Debian's docker.io as root when missing)
@@ -31,6 +31,9 @@ sync: ## Create/refresh the Python environment (.venv) from uv.lock
 
 images: engine sync ## Build the runtime images that are missing or outdated
 	@$(CP) images build
+
+assets: ## Install the browser libraries the portal serves (xterm.js, from npm)
+	@scripts/assets.sh
 
 pools: ## Warm every pool to its size
 	@$(CP) pool init
@@ -47,7 +50,7 @@ logs: ## Show recent platform events, the portal's access log and the engine log
 	@if [ -f /var/log/containerpoker-dockerd.log ]; then echo "--- engine (/var/log/containerpoker-dockerd.log)"; tail -n 15 /var/log/containerpoker-dockerd.log; fi
 
 clean: stop ## Stop, then delete local state, the environment and caches
-	rm -rf var .venv .pytest_cache .ruff_cache test-artifacts
+	rm -rf var .venv .pytest_cache .ruff_cache test-artifacts node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 format: sync ## Format the code and apply safe lint fixes
@@ -61,8 +64,8 @@ lint: sync ## Check formatting and lint
 test-deps: ## Install what the tests need beyond the engine (PostgreSQL server binaries, Chromium)
 	@scripts/test-deps.sh
 
-test: engine sync images test-deps ## Run every test against the real engine (what CI runs)
+test: engine sync images assets test-deps ## Run every test against the real engine (what CI runs)
 	@$(RUN) pytest $(PYTEST_ARGS)
 
-test-fast: engine sync images test-deps ## The quick day-to-day subset (skips the slow tests)
+test-fast: engine sync images assets test-deps ## The quick day-to-day subset (skips the slow tests)
 	@$(RUN) pytest -m "not slow" $(PYTEST_ARGS)

@@ -220,3 +220,24 @@ def test_a_lesson_runs_from_the_page_with_its_steps_live(served_portal, browser,
     page.wait_for_selector("#flash.ok >> text=Lesson 1 finished")
     page.screenshot(path=screenshots / "lessons.png", full_page=True)
     page.context.close()
+
+
+def test_the_lesson_terminal_in_the_page(served_portal, browser, screenshots, docker_client):
+    page = new_page(browser)
+    register(page, served_portal, "typist")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(served_portal.url + "/lessons/terminal")
+    page.wait_for_selector("#terminal-state:has-text('Connected')")
+    page.wait_for_selector(".xterm-rows:has-text('LAB-SHELL>')")
+    page.click("#terminal")
+    page.keyboard.type("echo answer=$((6*7))\n")
+    page.wait_for_selector(".xterm-rows:has-text('answer=42')")
+    page.screenshot(path=screenshots / "terminal.png", full_page=True)
+    mine = {"label": ["containerpoker.lesson=2", "containerpoker.test"]}
+    shells = [c.name for c in docker_client.containers.list(filters=mine)]
+    assert shells, "a lesson container runs while the terminal is open"
+    page.context.close()  # closing the page ends the session: the container goes
+    for name in shells:
+        wait_gone(docker_client, name)
+    assert errors == []

@@ -120,3 +120,38 @@ def test_cli_creates_the_first_admin(served_portal):
     assert again.returncode == 1 and "already registered" in again.stderr
     listed = served_portal.cli("--json", "user", "list")
     assert "boss" in {u["username"] for u in json.loads(listed.stdout)}
+
+
+def test_the_terminal_socket_needs_a_login_and_the_portals_own_origin(served_portal, docker_client):
+    import simple_websocket
+
+    call(
+        served_portal,
+        "POST",
+        "/api/auth/register",
+        {"username": "wsuser", "email": "ws@example.org", "password": PASSWORD},
+    )
+    parts = urlparse(served_portal.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.request(
+        "POST",
+        "/api/auth/login",
+        body=json.dumps({"username": "wsuser", "password": PASSWORD}),
+        headers={"Content-Type": "application/json"},
+    )
+    response = conn.getresponse()
+    response.read()
+    cookies = "; ".join(c.split(";")[0] for c in response.headers.get_all("Set-Cookie"))
+    url = served_portal.url.replace("http://", "ws://") + "/ws/lessons/shell"
+    cases = [
+        ({"Origin": served_portal.url}, "Log in first"),
+        ({"Origin": "http://evil.example", "Cookie": cookies}, "portal's own pages"),
+    ]
+    for headers, words in cases:
+        ws = simple_websocket.Client.connect(url, headers=headers)
+        with pytest.raises(simple_websocket.ConnectionClosed) as closed:
+            while True:
+                ws.receive(timeout=10)
+        assert closed.value.reason == 1008 and words in closed.value.message
+    mine = {"label": ["containerpoker.lesson=2", "containerpoker.test"]}
+    assert docker_client.containers.list(all=True, filters=mine) == []

@@ -75,7 +75,9 @@ def test_flow8_data_survives_is_backed_up_restored_and_shared(docker_client, les
     assert lesson_objects(docker_client) == []
 
 
-@pytest.mark.parametrize("flow, stop_after", [(8, 2), (7, 2), (6, 1), (5, 1)])
+@pytest.mark.parametrize(
+    "flow, stop_after", [(1, 2), (2, 1), (3, 1), (4, 2), (5, 1), (6, 1), (7, 2), (8, 2)]
+)
 def test_an_interrupted_lesson_leaves_nothing(docker_client, lesson_settings, flow, stop_after):
     run = run_lesson(flow, {}, settings=lesson_settings)
     for _ in range(stop_after):

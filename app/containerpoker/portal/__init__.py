@@ -36,7 +36,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
 
-    from . import admin, api, auth, errors, lessons, metrics, pages, security
+    from . import admin, api, auth, errors, lessons, metrics, pages, security, terminal
 
     security.init_app(app, platform)
     errors.init_app(app)
@@ -46,4 +46,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(api.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(lessons.bp)
+    terminal.sock.init_app(app)
+    app.register_blueprint(terminal.bp)
     return app

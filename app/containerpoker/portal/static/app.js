@@ -376,6 +376,29 @@ function setupLessons() {
   }));
 }
 
+// -- the lesson terminal (xterm.js over a WebSocket) --------------------------------
+
+function setupTerminal() {
+  const box = document.getElementById("terminal");
+  if (!box || !window.Terminal) return;
+  const state = document.getElementById("terminal-state");
+  const term = new window.Terminal({ cols: 100, rows: 24, convertEol: false, cursorBlink: true });
+  term.open(box);
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const socket = new WebSocket(scheme + location.host + box.dataset.socket);
+  socket.onopen = () => {
+    state.textContent = "Connected: a fresh container is yours until you exit or leave the page.";
+    socket.send("\u0000" + JSON.stringify({ cols: term.cols, rows: term.rows }));
+    term.focus();
+  };
+  socket.onmessage = (event) => term.write(event.data);
+  socket.onclose = (event) => {
+    state.textContent = "Session ended" + (event.reason ? ": " + event.reason : ".") + " The container is removed.";
+  };
+  term.onData((data) => { if (socket.readyState === WebSocket.OPEN) socket.send(data); });
+  window.addEventListener("pagehide", () => socket.close());
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const saved = sessionStorage.getItem("flash");
   if (saved) { sessionStorage.removeItem("flash"); flash(saved); }
@@ -385,6 +408,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "containers") setupContainers();
   if (page === "admin") setupAdmin();
   if (page === "lessons") setupLessons();
+  if (page === "terminal") window.addEventListener("load", setupTerminal);
   tickUptimes();
   setInterval(tickUptimes, 1000);
 });

@@ -1,0 +1,134 @@
+"""Lesson 2 in the browser: a terminal in the page (xterm.js) attached to a fresh container.
+
+The page opens a WebSocket to ``/ws/lessons/shell``; the server starts a
+labelled lesson container with a TTY, attaches to it and copies bytes both
+ways.  When the page closes (or the shell exits) the container is removed.
+Sign-in is the portal's cookie; the Origin must be the portal's own, so
+another site cannot open a terminal with a visitor's cookie.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from pathlib import Path
+
+from flask import Blueprint, abort, make_response, render_template, request, send_from_directory
+from flask_jwt_extended import current_user, verify_jwt_in_request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from ..lessons.flow2_shell import shell_container
+from ..lessons.framework import Lab, docker_client
+from .platform import get_platform
+from .security import page_login_required, page_user, portal_url
+
+bp = Blueprint("terminal", __name__)
+sock = Sock()
+
+# Served from node_modules (installed by `make assets`), never from the repository.
+ASSETS = Path(__file__).resolve().parents[3] / "node_modules" / "@xterm" / "xterm"
+VENDOR_FILES = {"xterm.js": "lib", "xterm.css": "css"}
+_shells_per_user: dict[str, int] = {}
+_shells_lock = threading.Lock()
+MAX_SHELLS_PER_USER = 2
+
+
+@bp.get("/lessons/terminal")
+@page_login_required()
+def terminal_page():
+    installed = (ASSETS / "lib" / "xterm.js").exists()
+    response = make_response(
+        render_template("terminal.html", user=page_user(), installed=installed)
+    )
+    # xterm.js adds <style> elements for its colours and sizes: allowed on this page only.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
+@bp.get("/vendor/<name>")
+def vendor(name: str):
+    folder = VENDOR_FILES.get(name)
+    if folder is None or not (ASSETS / folder / name).exists():
+        abort(404)
+    return send_from_directory(ASSETS / folder, name, max_age=3600)
+
+
+def _allowed_origin() -> bool:
+    origin = request.headers.get("Origin", "")
+    settings = get_platform().settings
+    return origin.rstrip("/") == portal_url(settings).rstrip("/") or origin.rstrip("/") == (
+        request.host_url.rstrip("/")
+    )
+
+
+@sock.route("/ws/lessons/shell", bp=bp)
+def shell(ws) -> None:
+    if not _allowed_origin():
+        ws.close(reason=1008, message="This terminal opens only from the portal's own pages.")
+        return
+    try:
+        verify_jwt_in_request(locations=["cookies"])
+    except Exception:  # noqa: BLE001 - any token problem: not signed in
+        ws.close(reason=1008, message="Log in first.")
+        return
+    username = current_user.username
+    with _shells_lock:
+        if _shells_per_user.get(username, 0) >= MAX_SHELLS_PER_USER:
+            ws.close(reason=1008, message="You have two terminals open already: close one.")
+            return
+        _shells_per_user[username] = _shells_per_user.get(username, 0) + 1
+    platform = get_platform()
+    client = docker_client(platform.settings)
+    lab = Lab(client, 2, extra_labels=dict(platform.settings.extra_labels))
+    attached = None
+    try:
+        container = shell_container(lab, lab.name("shell"), "xterm-256color")
+        container.start()
+        attached = client.api.attach_socket(
+            container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        )
+        conn = attached._sock
+        conn.sendall(b"\n")  # bash printed its first prompt before we attached: ask again
+
+        def container_to_page() -> None:
+            try:
+                while True:
+                    data = conn.recv(4096)
+                    if not data:
+                        break
+                    ws.send(data.decode("utf-8", errors="replace"))
+            except (OSError, ConnectionClosed):
+                pass
+            finally:  # the shell ended: end the page's session too
+                with contextlib.suppress(Exception):
+                    ws.close(message="The shell ended.")
+
+        threading.Thread(target=container_to_page, daemon=True).start()
+        while True:
+            message = ws.receive()
+            if message is None:
+                continue
+            if isinstance(message, str) and message.startswith("\x00"):
+                try:  # a control message from the page: {"cols": .., "rows": ..}
+                    size = json.loads(message[1:])
+                    client.api.resize(
+                        container.id, height=int(size["rows"]), width=int(size["cols"])
+                    )
+                except Exception:  # noqa: BLE001 - a malformed control message is ignored
+                    pass
+                continue
+            conn.sendall(message.encode() if isinstance(message, str) else message)
+    except ConnectionClosed:
+        pass
+    finally:  # the page closed, the shell exited or something failed: remove it all
+        if attached is not None:
+            attached.close()
+        lab.cleanup()
+        client.close()
+        with _shells_lock:
+            _shells_per_user[username] -= 1

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The browser libraries the portal serves (xterm.js for the lesson terminal),
+# installed from npm into node_modules/ with the committed package-lock.json.
+# Nothing from npm is ever copied into the repository.
+set -euo pipefail
+say() { printf '[assets] %s\n' "$*"; }
+cd "$(dirname "$0")/.."
+
+if [ -f node_modules/@xterm/xterm/lib/xterm.js ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+    say "Browser libraries are installed."
+    exit 0
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "Installing npm (Debian package) ..."
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+    else
+        printf '[assets] ERROR: npm is missing. Install it (Debian/Ubuntu: sudo apt-get install npm), then run make assets again.\n' >&2
+        exit 1
+    fi
+fi
+say "Installing browser libraries from npm (package-lock.json) ..."
+npm ci --no-audit --no-fund --silent
+say "Installed $(node -p 'require("./node_modules/@xterm/xterm/package.json").version' 2>/dev/null | sed 's/^/xterm.js /')."
