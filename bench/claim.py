@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import shutil
 import statistics
 import tempfile
 import threading
@@ -173,6 +174,7 @@ def main() -> int:
     finally:
         manager.close()
         cleanup()
+        shutil.rmtree(data, ignore_errors=True)  # the bench's database and logs
 
     cold_p50 = statistics.median(started)
     serve_p50 = statistics.median(serving)

@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -211,6 +212,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(portal.pid, signal.SIGKILL)
         cleanup()
+        shutil.rmtree(data, ignore_errors=True)  # the bench's database and logs
 
     doubles = sum(1 for owners in owners_of.values() if len(owners) > 1)
     print()

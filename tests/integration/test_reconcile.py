@@ -175,8 +175,10 @@ def test_a_process_killed_while_warming_leaves_no_orphan_or_duplicate(
                     states = [r.state for r in conn.execute(select(pool_containers))]
             except Exception:  # noqa: BLE001 - the child may not have made the tables yet
                 states = []
-            live = docker_client.containers.list(
-                all=True, filters={"label": f"containerpoker.instance={instance}"}
+            live = docker_client.containers.list(  # sparse: no inspect of a container
+                all=True,  # that the child may remove between list and inspect
+                sparse=True,
+                filters={"label": f"containerpoker.instance={instance}"},
             )
             if live and "warming" in states:
                 break

@@ -125,6 +125,15 @@ def test_cli_lists_runs_and_refuses(docker_client, test_env):
     assert "from the CLI" in ran.stdout and "Clean up" in ran.stdout
     bad = subprocess.run([CLI, "lesson", "run", "9"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "no lesson '9'" in bad.stderr
+    # A lesson whose own check fails exits 1 with its reason (here: `ls /` succeeds).
+    failed = subprocess.run(
+        [CLI, "lesson", "run", "3", "-p", "missing_path=/"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert failed.returncode == 1 and "choose a path that does not exist" in failed.stderr
     assert lesson_objects(docker_client) == []
 
 
