@@ -27,14 +27,19 @@ PARAMS = [
 IMAGE = "debian:bookworm-slim"
 
 
-def _sh(lab: Lab, script: str, mounts: dict[str, str], what: str) -> str:
-    """Run a short shell script in a throwaway container with volumes mounted."""
+def _sh(lab: Lab, script: str, mounts: dict[str, str], what: str, env: dict | None = None) -> str:
+    """Run a short shell script in a throwaway container with volumes mounted.
+
+    The container is removed when the script ends: what it wrote outside the
+    volumes goes with it.
+    """
     container = lab.client.containers.run(
         IMAGE,
         ["sh", "-c", script],
         name=lab.name(what),
         labels=lab.labels(),
         volumes={vol: {"bind": path, "mode": "rw"} for vol, path in mounts.items()},
+        environment=env or {},
         detach=True,
     )
     status = container.wait(timeout=30)["StatusCode"]
@@ -58,21 +63,13 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
 
     # Write with one container; the text goes in through the environment, not the
     # script, so nothing in it is ever run as shell.
-    writer = lab.client.containers.run(
-        IMAGE,
-        [
-            "sh",
-            "-c",
-            'for i in $(seq 1 "$COUNT"); do printf "%s\\n" "$NOTE" > /data/note$i.txt; done',
-        ],
-        name=lab.name("writer"),
-        labels=lab.labels(),
-        environment={"NOTE": note, "COUNT": str(count)},
-        volumes={data: {"bind": "/data", "mode": "rw"}},
-        detach=True,
+    _sh(
+        lab,
+        'for i in $(seq 1 "$COUNT"); do printf "%s\\n" "$NOTE" > /data/note$i.txt; done',
+        {data: "/data"},
+        "writer",
+        env={"NOTE": note, "COUNT": str(count)},
     )
-    writer.wait(timeout=30)
-    writer.remove()
     yield Step(
         "Write, then remove the container",
         "The writer is gone; its own files went with it, the volume's did not.",
