@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: containerpoker developers; MIT licence.
+"""What every containerpoker.lab module shares: importing the core, reading its configuration."""
+
+from __future__ import annotations
+
+import os
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+try:
+    from containerpoker.config import load_settings
+    from containerpoker.errors import ContainerPokerError
+
+    CORE_IMPORT_ERROR = None
+except ImportError:
+    load_settings = None
+    ContainerPokerError = Exception
+    CORE_IMPORT_ERROR = traceback.format_exc()
+
+DEFAULT_ENV_FILE = "/etc/containerpoker/containerpoker.env"
+
+# The options every module takes to find the platform.
+PLATFORM_ARGS = dict(
+    env_file=dict(type="path"),
+    config=dict(type="dict", default={}),
+)
+
+
+def require_core(module):
+    """Fail with Ansible's standard message when the core library is missing."""
+    if CORE_IMPORT_ERROR is not None:
+        module.fail_json(
+            msg=missing_required_lib(
+                "containerpoker",
+                reason="the containerpoker core library must be importable by the Python that "
+                "runs this module (set ansible_python_interpreter to its environment)",
+            ),
+            exception=CORE_IMPORT_ERROR,
+        )
+
+
+def platform_settings(module):
+    """The platform's settings: its env file, then ``config`` (CONTAINERPOKER_* keys) on top."""
+    require_core(module)
+    env = dict(os.environ)
+    env_file = module.params.get("env_file")
+    if env_file is None and os.path.exists(DEFAULT_ENV_FILE):
+        env_file = DEFAULT_ENV_FILE
+    if env_file is not None and not os.path.exists(env_file):
+        module.fail_json(msg="The env_file %s does not exist." % env_file)
+    for key, value in (module.params.get("config") or {}).items():
+        name = key if key.startswith("CONTAINERPOKER_") else "CONTAINERPOKER_" + key.upper()
+        env[name] = str(value)
+    try:
+        return load_settings(env=env, env_file=env_file)
+    except ContainerPokerError as exc:
+        module.fail_json(msg=str(exc))

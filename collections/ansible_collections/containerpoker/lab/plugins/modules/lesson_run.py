@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: containerpoker developers; MIT licence.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lesson_run
+short_description: Run a containerpoker lesson and return its narrated steps
+description:
+  - Runs one of the eight orchestration lessons against the platform's Docker engine, with
+    parameters, and returns each step (title, idea, the Docker call made, its result).
+  - Every object the lesson creates is removed when it ends, also when it fails.
+  - Fails with the lesson's own message when its check fails, or when the flow or a parameter
+    is not valid (then nothing is created).
+version_added: 0.1.0
+author: containerpoker developers
+requirements:
+  - the C(containerpoker) core library, importable by the managed node's Python
+options:
+  flow:
+    description: The lesson, by number (1 to 8) or name (for example C(volumes)).
+    type: str
+    required: true
+  params:
+    description: The lesson's parameters; C(containerpoker lesson list) shows them.
+    type: dict
+    default: {}
+  env_file:
+    description: The platform's configuration file; see M(containerpoker.lab.pool_init).
+    type: path
+  config:
+    description: C(CONTAINERPOKER_*) settings over the env file.
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    support: partial
+    description: Validates the flow and its parameters and runs nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    description: A lesson leaves nothing behind, so it reports no change.
+"""
+
+EXAMPLES = r"""
+- name: Lesson 4, multi-container dependencies
+  containerpoker.lab.lesson_run:
+    flow: 4
+    params:
+      requests: 5
+  register: lesson
+"""
+
+RETURN = r"""
+lesson:
+  description: The lesson's number, name, title and learning goal.
+  returned: always
+  type: dict
+steps:
+  description: The narrated steps (title, idea, call, result, ok).
+  returned: success
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
+    PLATFORM_ARGS,
+    ContainerPokerError,
+    platform_settings,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            flow=dict(type="str", required=True),
+            params=dict(type="dict", default={}),
+            **PLATFORM_ARGS,
+        ),
+        supports_check_mode=True,
+    )
+    settings = platform_settings(module)
+    from containerpoker.lessons import run_lesson
+    from containerpoker.lessons.framework import find, validate
+
+    try:
+        lesson = find(module.params["flow"])
+        validate(lesson, module.params["params"])
+    except ContainerPokerError as exc:
+        module.fail_json(msg=str(exc))
+    info = {
+        "number": lesson.number,
+        "name": lesson.slug,
+        "title": lesson.title,
+        "goal": lesson.goal,
+    }
+    if module.check_mode:
+        module.exit_json(changed=False, lesson=info, steps=[])
+    steps = []
+    try:
+        for step in run_lesson(lesson.number, module.params["params"], settings=settings):
+            steps.append(step.as_dict())
+    except ContainerPokerError as exc:
+        module.fail_json(
+            msg="Lesson %d failed: %s" % (lesson.number, exc), lesson=info, steps=steps
+        )
+    module.exit_json(changed=False, lesson=info, steps=steps)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: containerpoker developers; MIT licence.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pool_info
+short_description: Facts about containerpoker pools and who has which container
+description:
+  - Returns every pool's counts by state and target, and the containers (optionally only one
+    user's or one runtime's) with their owners, ports and URLs. Changes nothing.
+version_added: 0.1.0
+author: containerpoker developers
+requirements:
+  - the C(containerpoker) core library, importable by the managed node's Python
+options:
+  owner:
+    description: Only this user's containers.
+    type: str
+  runtime:
+    description: Only this runtime's containers.
+    type: str
+  env_file:
+    description: The platform's configuration file; see M(containerpoker.lab.pool_init).
+    type: path
+  config:
+    description: C(CONTAINERPOKER_*) settings over the env file.
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Read the pools
+  containerpoker.lab.pool_info:
+  register: platform
+
+- name: Show them
+  ansible.builtin.debug:
+    var: platform.pools
+"""
+
+RETURN = r"""
+pools:
+  description: Counts per runtime and state, with each pool's target, maximum and ports.
+  returned: always
+  type: list
+  elements: dict
+containers:
+  description: The containers (name, runtime, owner, host_port, url, state).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
+    PLATFORM_ARGS,
+    ContainerPokerError,
+    platform_settings,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(owner=dict(type="str"), runtime=dict(type="str"), **PLATFORM_ARGS),
+        supports_check_mode=True,
+    )
+    settings = platform_settings(module)
+    from containerpoker.pool import PoolManager
+    from containerpoker.store import Store
+
+    try:
+        with PoolManager(settings, store=Store(settings.database_url)) as pool:
+            pools = [s.as_dict() for s in pool.status()]
+            containers = [
+                c.as_dict()
+                for c in pool.containers(
+                    owner=module.params["owner"], runtime=module.params["runtime"]
+                )
+            ]
+    except ContainerPokerError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, pools=pools, containers=containers)
+
+
+if __name__ == "__main__":
+    main()
