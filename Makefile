@@ -66,7 +66,9 @@ test-deps: ## Install what the tests need beyond the engine (PostgreSQL server b
 	@scripts/test-deps.sh
 
 test: engine sync images assets test-deps ## Run every test against the real engine (what CI runs)
-	@$(RUN) pytest $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not converge" $(PYTEST_ARGS)
+	@# Last: a systemd host container with the host's cgroups mounted (see README: Tests).
+	@$(RUN) pytest -m converge $(PYTEST_ARGS)
 
 test-fast: engine sync images assets test-deps ## The quick day-to-day subset (skips the slow tests)
-	@$(RUN) pytest -m "not slow" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not slow and not converge" $(PYTEST_ARGS)
