@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def platform_host(docker_client, tmp_path_factory) -> Iterator[tuple[str, Path]]
             name,
             "--label",
             f"{TEST_LABEL}=1",
+            "-p",
+            "127.0.0.1::5000",
             *HOST_FLAGS,
             "--mount",
             f"type=volume,src={volume},dst=/var/lib/docker,volume-label={TEST_LABEL}=1",
@@ -139,3 +142,57 @@ def test_docker_engine_role_converges_then_changes_nothing(platform_host):
     assert (
         in_host(name, "docker", "run", "--rm", "debian:bookworm-slim", "echo", "nested") == "nested"
     )
+
+
+def test_site_turns_a_fresh_host_into_a_platform(platform_host, tmp_path):
+    name, _ = platform_host
+    images = tmp_path / "images.tar"
+    subprocess.run(
+        ["docker", "save", "-o", str(images), "containerpoker/nginx", "debian:bookworm-slim"],
+        check=True,
+        timeout=600,
+    )
+    inventory = tmp_path / "hosts.yml"
+    host_vars = {
+        "ansible_connection": "community.docker.docker_api",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "portal_host": "127.0.0.1",
+        "portal_public_host": "localhost",
+        "portal_runtimes": "nginx",
+        "portal_settings": {"nginx_max": 4, "nginx_warm": 1},
+        # This network re-signs PyPI's certificate: pip inside must trust the host's bundle.
+        "portal_ca_bundle_src": "/etc/ssl/certs/ca-certificates.crt",
+        "runtime_images_archive": str(images),
+        "runtime_images_names": ["containerpoker/nginx", "debian:bookworm-slim"],
+        "pool_sizes": {"nginx": 1},
+    }
+    inventory.write_text(json.dumps({"platform": {"hosts": {name: host_vars}}}))
+    args = ["ansible-playbook", "-i", str(inventory), "playbooks/site.yml"]
+    first = run(args, timeout=1800)
+    assert first.returncode == 0, first.stdout[-5000:]
+    second = run(args, timeout=1800)
+    assert second.returncode == 0, second.stdout[-3000:]
+    recap = [line for line in second.stdout.splitlines() if line.startswith(name)]
+    assert recap and "changed=0" in recap[0], second.stdout[-3000:]
+
+    mapped = subprocess.run(["docker", "port", name, "5000/tcp"], capture_output=True, text=True)
+    port = mapped.stdout.split(":")[-1].strip()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as page:
+        assert page.status == 200 and b"Log in" in page.read()
+    assert in_host(name, "systemctl", "is-active", "containerpoker-portal") == "active"
+    assert in_host(name, "systemctl", "is-enabled", "containerpoker-recovery.timer") == "enabled"
+    assert "containerpoker-recovery.timer" in in_host(name, "systemctl", "list-timers", "--all")
+    status = json.loads(
+        in_host(
+            name,
+            "sudo",
+            "-u",
+            "containerpoker",
+            "CONTAINERPOKER_ENV_FILE=/etc/containerpoker/containerpoker.env",
+            "/opt/containerpoker/venv/bin/containerpoker",
+            "--json",
+            "pool",
+            "status",
+        )
+    )
+    assert next(p for p in status if p["runtime"] == "nginx")["ready"] == 1
