@@ -148,7 +148,15 @@ def test_site_turns_a_fresh_host_into_a_platform(platform_host, tmp_path):
     name, _ = platform_host
     images = tmp_path / "images.tar"
     subprocess.run(
-        ["docker", "save", "-o", str(images), "containerpoker/nginx", "debian:bookworm-slim"],
+        [
+            "docker",
+            "save",
+            "-o",
+            str(images),
+            "containerpoker/nginx",
+            "containerpoker/python",
+            "debian:bookworm-slim",
+        ],
         check=True,
         timeout=600,
     )
@@ -163,7 +171,12 @@ def test_site_turns_a_fresh_host_into_a_platform(platform_host, tmp_path):
         # This network re-signs PyPI's certificate: pip inside must trust the host's bundle.
         "portal_ca_bundle_src": "/etc/ssl/certs/ca-certificates.crt",
         "runtime_images_archive": str(images),
-        "runtime_images_names": ["containerpoker/nginx", "debian:bookworm-slim"],
+        "runtime_images_names": [
+            "containerpoker/nginx",
+            "containerpoker/python",
+            "debian:bookworm-slim",
+        ],
+        "containerpoker_python": "/opt/containerpoker/venv/bin/python",
         "pool_sizes": {"nginx": 1},
     }
     inventory.write_text(json.dumps({"platform": {"hosts": {name: host_vars}}}))
@@ -196,3 +209,21 @@ def test_site_turns_a_fresh_host_into_a_platform(platform_host, tmp_path):
         )
     )
     assert next(p for p in status if p["runtime"] == "nginx")["ready"] == 1
+
+    # The lessons, through lessons.yml, against the platform host. Flows 1-3 only for now:
+    # in the nested engine, flow 4's db never reports healthy (open, see the closing note).
+    for flow in (1, 2, 3):
+        lesson = run(
+            ["ansible-playbook", "-i", str(inventory), "lessons.yml", "-e", f"flow={flow}"],
+            timeout=600,
+        )
+        fatal = [
+            line.split('"msg": ', 1)[-1][:600]
+            for line in lesson.stdout.splitlines()
+            if '"msg": ' in line
+        ]
+        assert lesson.returncode == 0, (flow, fatal or lesson.stdout[-3000:])
+        assert f"Lesson {flow}:" in lesson.stdout and "[FAILED]" not in lesson.stdout
+    assert (
+        in_host(name, "docker", "ps", "-aq", "--filter", "label=containerpoker.role=lesson") == ""
+    )

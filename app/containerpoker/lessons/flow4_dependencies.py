@@ -64,7 +64,7 @@ HEALTH = [
     "CMD",
     "python3",
     "-c",
-    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=1)",
+    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=4)",
 ]
 
 
@@ -110,7 +110,7 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
             healthcheck={
                 "test": HEALTH,
                 "interval": 500_000_000,
-                "timeout": 1_000_000_000,
+                "timeout": 5_000_000_000,  # a busy host starts Python slowly
                 "retries": 3,
                 "start_period": 0,
             },
