@@ -16,8 +16,8 @@ description:
     reports no change.
 version_added: 0.1.0
 author: containerpoker developers
-requirements:
-  - the C(containerpoker) core library, importable by the managed node's Python
+extends_documentation_fragment:
+  - containerpoker.lab.platform
 options:
   container:
     description: One container (its name or Docker id).
@@ -28,13 +28,6 @@ options:
   owner:
     description: Every container of this user.
     type: str
-  env_file:
-    description: The platform's configuration file; see M(containerpoker.lab.pool_init).
-    type: path
-  config:
-    description: C(CONTAINERPOKER_*) settings over the env file.
-    type: dict
-    default: {}
 attributes:
   check_mode:
     support: full

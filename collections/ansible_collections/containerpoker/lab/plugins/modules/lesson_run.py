@@ -16,8 +16,8 @@ description:
     is not valid (then nothing is created).
 version_added: 0.1.0
 author: containerpoker developers
-requirements:
-  - the C(containerpoker) core library, importable by the managed node's Python
+extends_documentation_fragment:
+  - containerpoker.lab.platform
 options:
   flow:
     description: The lesson, by number (1 to 8) or name (for example C(volumes)).
@@ -25,13 +25,6 @@ options:
     required: true
   params:
     description: The lesson's parameters; C(containerpoker lesson list) shows them.
-    type: dict
-    default: {}
-  env_file:
-    description: The platform's configuration file; see M(containerpoker.lab.pool_init).
-    type: path
-  config:
-    description: C(CONTAINERPOKER_*) settings over the env file.
     type: dict
     default: {}
 attributes:

@@ -13,8 +13,8 @@ description:
     user's or one runtime's) with their owners, ports and URLs. Changes nothing.
 version_added: 0.1.0
 author: containerpoker developers
-requirements:
-  - the C(containerpoker) core library, importable by the managed node's Python
+extends_documentation_fragment:
+  - containerpoker.lab.platform
 options:
   owner:
     description: Only this user's containers.
@@ -22,13 +22,6 @@ options:
   runtime:
     description: Only this runtime's containers.
     type: str
-  env_file:
-    description: The platform's configuration file; see M(containerpoker.lab.pool_init).
-    type: path
-  config:
-    description: C(CONTAINERPOKER_*) settings over the env file.
-    type: dict
-    default: {}
 attributes:
   check_mode:
     support: full

@@ -17,8 +17,9 @@ description:
     created or removed or a size was changed.
 version_added: 0.1.0
 author: containerpoker developers
+extends_documentation_fragment:
+  - containerpoker.lab.platform
 requirements:
-  - the C(containerpoker) core library, importable by the managed node's Python
   - a reachable Docker engine and the runtime images built
 options:
   runtimes:
@@ -28,15 +29,6 @@ options:
     default: []
   sizes:
     description: "Warm size per runtime, for example C({nginx: 5, python: 2})."
-    type: dict
-    default: {}
-  env_file:
-    description:
-      - The platform's configuration file (C(CONTAINERPOKER_*) keys).
-      - Defaults to C(/etc/containerpoker/containerpoker.env) when it exists.
-    type: path
-  config:
-    description: C(CONTAINERPOKER_*) settings for this run, over the env file (C(instance), C(data_dir) ...).
     type: dict
     default: {}
 attributes:

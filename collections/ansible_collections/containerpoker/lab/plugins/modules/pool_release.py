@@ -13,20 +13,13 @@ description:
     (never reused) and the pools refill in the background.
 version_added: 0.1.0
 author: containerpoker developers
-requirements:
-  - the C(containerpoker) core library, importable by the managed node's Python
+extends_documentation_fragment:
+  - containerpoker.lab.platform
 options:
   owner:
     description: The user whose containers are released.
     type: str
     required: true
-  env_file:
-    description: The platform's configuration file; see M(containerpoker.lab.pool_init).
-    type: path
-  config:
-    description: C(CONTAINERPOKER_*) settings over the env file.
-    type: dict
-    default: {}
 attributes:
   check_mode:
     support: full

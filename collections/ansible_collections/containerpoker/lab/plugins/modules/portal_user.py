@@ -14,8 +14,8 @@ description:
   - An existing account's password is left alone unless O(update_password=always).
 version_added: 0.1.0
 author: containerpoker developers
-requirements:
-  - the C(containerpoker) core library, importable by the managed node's Python
+extends_documentation_fragment:
+  - containerpoker.lab.platform
 options:
   name:
     description: The username.
@@ -40,13 +40,6 @@ options:
     type: str
     choices: [always, on_create]
     default: on_create
-  env_file:
-    description: The platform's configuration file; see M(containerpoker.lab.pool_init).
-    type: path
-  config:
-    description: C(CONTAINERPOKER_*) settings over the env file.
-    type: dict
-    default: {}
 attributes:
   check_mode:
     support: full
