@@ -11,6 +11,7 @@ import time
 
 from flask import Blueprint, jsonify, request
 from flask_jwt_extended import create_access_token, get_jwt, set_access_cookies, unset_jwt_cookies
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import InvalidRequest
 from . import streams
@@ -257,7 +258,7 @@ def container_files(ref: str):
     limit = platform.settings.upload_max_bytes
     if request.content_length is not None and request.content_length > limit + 256 * 1024:
         # Refused on the announced size, before reading the body.
-        return _too_large(limit)
+        raise RequestEntityTooLarge()
     owner = _scope(platform)
     platform.control.pool.get(ref, owner=owner)  # 404 before reading anything
     files = request.files.getlist("file")
@@ -268,19 +269,9 @@ def container_files(ref: str):
     for item in files:
         data = item.read(limit + 1)
         if len(data) > limit:
-            return _too_large(limit)
+            raise RequestEntityTooLarge()
         results.append(platform.pool.upload(ref, item.filename or "", data, owner=owner, dest=dest))
     return jsonify(uploads=results), 201
-
-
-def _too_large(limit: int):
-    response = jsonify(
-        error="too_large",
-        detail=f"That upload is larger than the limit of {limit // (1024 * 1024)} MB.",
-    )
-    response.status_code = 413
-    response.headers["Connection"] = "close"
-    return response
 
 
 @bp.get("/containers/<ref>/stats")

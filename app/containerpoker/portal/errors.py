@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import (
@@ -48,8 +48,6 @@ def error_response(status: int, error: str, detail: str, headers: dict | None = 
         response = jsonify(error=error, detail=detail)
     else:
         response = render_template("error.html", status=status, error=error, detail=detail)
-        from flask import make_response
-
         response = make_response(response)
     response.status_code = status
     for key, value in (headers or {}).items():
@@ -76,6 +74,8 @@ def init_app(app: Flask) -> None:
             limit = app.extensions["containerpoker"].settings.upload_max_bytes
             detail = f"That upload is larger than the limit of {limit // (1024 * 1024)} MB."
         headers = {}
+        if code == 413:  # refused on its announced size: do not wait for the rest of it
+            headers["Connection"] = "close"
         if code == 429 and exc.response is None and getattr(exc, "retry_after", None):
             headers["Retry-After"] = str(int(exc.retry_after))
         return error_response(code, error, detail, headers)
