@@ -8,6 +8,7 @@ checked on every call: another user's container is "not found".
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -17,12 +18,14 @@ from docker.errors import APIError, DockerException
 from docker.errors import NotFound as DockerNotFound
 from sqlalchemy import select, update
 
+from . import cgroups
 from .errors import Conflict, InvalidRequest, NotFound
 from .pool import Assignment, PoolManager
 from .store import ASSIGNED, pool_containers
 
 ACTIONS = ("start", "stop", "restart", "release", "remove")
 _STATS_TTL = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class ContainerControl:
         self.engine = pool.engine
         self._stats: dict[str, tuple[float, dict]] = {}
         self._stats_lock = threading.Lock()
+        self._warned_stats = False
 
     def _rows(self, owner: str | None) -> list[Assignment]:
         return self.pool.containers(owner=owner)
@@ -212,9 +216,35 @@ class ContainerControl:
                 "memory_limit": None,
             }
         result = {"container": item.name, **_usage(raw)}
+        if result["memory_bytes"] is None:
+            result.update(self._kernel_usage(item.name))
         with self._stats_lock:
             self._stats[item.name] = (now, result)
         return result
+
+    def _kernel_usage(self, name: str) -> dict:
+        """Memory read from the container's cgroup when Docker's stats come back empty.
+
+        Only for an engine on this machine (a Unix socket): a process id from a remote engine
+        names some unrelated process here.
+        """
+        if not str(self.engine.api.base_url).startswith("http+docker://"):
+            return {}
+        try:
+            pid = self.engine.api.inspect_container(name)["State"]["Pid"]
+        except DockerException:
+            return {}
+        found = cgroups.usage(pid)
+        if found is None:
+            return {}
+        if not self._warned_stats:
+            self._warned_stats = True
+            log.warning(
+                "Docker returned empty stats for %s (its log says why); reading memory from %s",
+                name,
+                found.source,
+            )
+        return {"memory_bytes": found.memory_bytes, "memory_limit": found.memory_limit}
 
 
 def _usage(raw: dict) -> dict:

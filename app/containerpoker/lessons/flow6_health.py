@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import docker
 
+from .. import cgroups
 from .framework import Lab, LessonFailed, Param, Step
 
 TITLE = "Health monitoring and recovery"
@@ -145,11 +146,25 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         raise LessonFailed(f"Docker did not give stats: {exc}.") from None
     memory = stats.get("memory_stats", {}).get("usage", 0)
     pids = stats.get("pids_stats", {}).get("current")
+    command, source = f"docker stats --no-stream {app.name}", ""
+    if not memory:
+        # Docker reads these numbers from the kernel's cgroup files. When its stats come back
+        # empty (it happens on some cgroup v1 hosts), read the same files directly.
+        app.reload()
+        found = cgroups.usage(app.attrs["State"]["Pid"])
+        if found is not None:
+            memory, pids = found.memory_bytes, found.pids
+            command = f"cat {found.source}/memory.*  (docker stats came back empty)"
+            source = " (read from the cgroup: Docker's stats API gave nothing on this host)"
     yield Step(
         "Read resource use from stats",
-        "Docker measures each container's CPU, memory and processes (what `docker stats` shows).",
-        f"docker stats --no-stream {app.name}",
-        f"memory {memory / 1024 / 1024:.1f} MB, {pids} processes",
+        "Docker measures each container's CPU, memory and processes (what `docker stats` shows) "
+        "with the kernel's control groups, the same mechanism that enforces the limits.",
+        command,
+        f"memory {memory / 1024 / 1024:.1f} MB, {pids} processes{source}",
     )
     if not memory:
-        raise LessonFailed("Docker reported no memory use for a running container.")
+        raise LessonFailed(
+            "Neither Docker nor the kernel's cgroup files gave the memory use of a running "
+            "container; the engine's log says why (make logs)."
+        )
