@@ -453,7 +453,7 @@ def stop(ctx: Context) -> None:
     )
 
 
-from . import cli_lessons, cli_portal  # noqa: E402,F401 - register `lesson`, `user`, `portal`
+from . import cli_lessons, cli_monitor, cli_portal  # noqa: E402,F401 - register `lesson`, `monitor`, `user`, `portal`
 
 
 def main() -> None:

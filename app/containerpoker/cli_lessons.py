@@ -14,7 +14,7 @@ from .errors import InvalidRequest
 
 @cli.group()
 def lesson() -> None:
-    """The eight orchestration lessons (only some exist yet: see `lesson list`)."""
+    """The eight orchestration lessons: list them, run one, or open a shell (lesson 2)."""
 
 
 @lesson.command("list")

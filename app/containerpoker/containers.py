@@ -150,8 +150,13 @@ class ContainerControl:
                 self.engine.api.start(item.name)
                 self._set_stopped(item.name, False)
             else:
-                self.engine.api.restart(item.name, timeout=5)
-                self._set_stopped(item.name, False)
+                # Marked stopped while it restarts: the event watcher sees it die and must not
+                # take that for a failure.
+                self._set_stopped(item.name, True)
+                try:
+                    self.engine.api.restart(item.name, timeout=5)
+                finally:
+                    self._set_stopped(item.name, False)
         except DockerNotFound:
             raise Conflict(
                 f"Container {item.name} is being recovered right now: retry in a few seconds."

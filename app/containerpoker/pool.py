@@ -25,7 +25,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -903,20 +903,27 @@ class PoolManager:
                 pass
         return time.time() - row.updated_at > self.settings.warm_timeout + 30
 
-    def reconcile(self, *, refill: bool = True) -> ReconcileReport:
+    def reconcile(
+        self, *, refill: bool = True, only: Collection[str] | None = None
+    ) -> ReconcileReport:
         """Make the store and Docker agree, then refill the pools.
 
         Dead, missing or unhealthy containers are replaced (assigned ones
         keep owner, port and files), labelled containers and volumes the
         store does not know are removed, abandoned warm-ups are cleaned.
+        ``only``: check just these containers (by name) and skip the sweep of
+        unknown ones: what the event watcher does when Docker reports a death.
         Two reconciles never run at once on one host (a file lock).
         """
         report = ReconcileReport()
         with self._reconcile_lock():
             # Rows first, then Docker: a row always exists before its container,
             # so a container listed now has a row unless it is a true orphan.
+            query = select(PC).order_by(PC.c.id)
+            if only is not None:
+                query = query.where(PC.c.name.in_(list(only)))
             with self.store.read() as conn:
-                rows = conn.execute(select(PC).order_by(PC.c.id)).all()
+                rows = conn.execute(query).all()
             seen = {c.name: c for c in self.engine.list_pool_containers()}
             for row in rows:
                 found = seen.get(row.name)
@@ -942,19 +949,19 @@ class PoolManager:
                     report.finished_releases.append(row.name)
             # List again for the sweep: a request a killed process had already
             # sent may have created its container while we worked.
-            for found in self.engine.list_pool_containers():
+            for found in self.engine.list_pool_containers() if only is None else ():
                 name = found.name
                 if not self._row_exists(name=name):
                     self.engine.remove_container(found.docker_id)
                     report.removed_orphans.append(name)
-            for volume in self.engine.list_pool_volumes():
+            for volume in self.engine.list_pool_volumes() if only is None else ():
                 if not self._row_exists(volume=volume):
                     self.engine.remove_volume(volume)
                     report.removed_volumes.append(volume)
             if report.changed or report.failed:
                 with self.store.write() as conn:
                     self.store.add_event(conn, "reconcile", detail=_summary(report))
-        if refill:
+        if refill and (only is None or report.changed or report.failed):
             report.created = self.refill(wait=True)
         return report
 

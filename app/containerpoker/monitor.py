@@ -1,0 +1,220 @@
+"""The recovery monitor: the core's reconcile, run by a timer or driven by Docker events.
+
+``once`` is what the systemd timer runs every few minutes: a full reconcile. ``watch`` follows
+Docker's event stream and reconciles the very containers Docker reports dead or unhealthy within
+a fraction of a second; after (re)connecting to the engine it reconciles everything, because
+events that happened while it was away are lost. Both go through ``PoolManager.reconcile``, whose
+file lock serialises them: the timer and the watcher can run at the same time, and whichever
+comes second finds the container already replaced and does nothing.
+
+Whatever a pass changed is appended to ``<data_dir>/recovery.log`` (one JSON object per line)
+and, by reconcile itself, to the platform's events, which the portal shows as recent activity.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from docker.errors import DockerException
+from requests.exceptions import RequestException
+
+from .engine import ROLE_POOL, label
+from .pool import PoolManager, ReconcileReport
+
+# Docker's container events that can mean "this container no longer serves its user".
+WATCHED_ACTIONS = ("die", "oom", "destroy", "health_status")
+_DISCONNECTED = object()
+
+
+class Monitor:
+    """Recovery passes over one platform instance, recorded in its recovery log."""
+
+    def __init__(
+        self,
+        pool: PoolManager,
+        *,
+        say: Callable[[str], None] = print,
+        log_path: Path | None = None,
+    ) -> None:
+        self.pool = pool
+        self.say = say
+        self.log_path = log_path or pool.settings.data_dir / "recovery.log"
+
+    # -- one pass (the timer) -----------------------------------------------------
+
+    def once(self, source: str = "timer") -> ReconcileReport:
+        """A full reconcile: every container checked, orphans swept, pools refilled."""
+        started = time.monotonic()
+        report = self.pool.reconcile()
+        self._record(report, source, took=time.monotonic() - started)
+        return report
+
+    # -- following Docker events (the service) ------------------------------------
+
+    def watch(
+        self,
+        stop: threading.Event,
+        *,
+        settle: float = 0.2,
+        retry_max: float = 30.0,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        """React to Docker events until ``stop`` is set; reconnect when the engine goes away.
+
+        ``settle``: after a first event, wait this long for others (a container killed with
+        its neighbours, a death followed by its destroy) and handle them in one pass.
+        """
+        delay = 1.0
+        while not stop.is_set():
+            events: queue.Queue = queue.Queue()
+            try:
+                stream = self._subscribe(events)
+            except (DockerException, RequestException) as exc:
+                self.say(f"Docker is not reachable ({_short(exc)}); retrying in {delay:.0f} s.")
+                stop.wait(delay)
+                delay = min(retry_max, delay * 2)
+                continue
+            try:
+                # Events from before this connection are lost: check everything once.
+                self.say("Connected to Docker: a full resynchronisation first.")
+                self.once(source="watch-resync")
+                delay = 1.0
+                if on_ready is not None:
+                    on_ready()
+                self.say("Watching Docker events.")
+                self._follow(events, stop, settle)
+            except (DockerException, RequestException) as exc:
+                self.say(f"Lost Docker while recovering ({_short(exc)}).")
+            finally:
+                with contextlib.suppress(Exception):
+                    stream.close()
+            if not stop.is_set():
+                self.say(f"Docker went away; reconnecting in {delay:.0f} s.")
+                stop.wait(delay)
+                delay = min(retry_max, delay * 2)
+
+    def _subscribe(self, events: queue.Queue):
+        """Open the event stream (fails now if Docker is down) and read it on a thread."""
+        settings = self.pool.settings
+        stream = self.pool.engine.events(
+            {
+                "type": "container",
+                "event": list(WATCHED_ACTIONS),
+                "label": [
+                    f"{label('role')}={ROLE_POOL}",
+                    f"{label('instance')}={settings.instance}",
+                ],
+            },
+        )
+
+        def read() -> None:
+            try:
+                for event in stream:
+                    events.put(event)
+            except Exception:  # noqa: BLE001 - any end of the stream means "reconnect"
+                pass
+            events.put(_DISCONNECTED)
+
+        threading.Thread(target=read, name="cp-docker-events", daemon=True).start()
+        return stream
+
+    def _follow(self, events: queue.Queue, stop: threading.Event, settle: float) -> None:
+        while not stop.is_set():
+            try:
+                first = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if first is _DISCONNECTED:
+                return
+            batch, seen_at = [first], time.monotonic()
+            deadline = seen_at + settle
+            lost = False
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    more = events.get(timeout=left)
+                except queue.Empty:
+                    break
+                if more is _DISCONNECTED:
+                    lost = True
+                    break
+                batch.append(more)
+            names = {
+                name
+                for event in batch
+                if _matters(event)
+                and (name := event.get("Actor", {}).get("Attributes", {}).get("name"))
+            }
+            if names:
+                report = self.pool.reconcile(only=names)
+                self._record(
+                    report,
+                    "watch",
+                    took=time.monotonic() - seen_at,
+                    trigger=sorted({_action(e) for e in batch if _matters(e)}),
+                )
+            if lost:
+                return
+
+    # -- the recovery log ---------------------------------------------------------
+
+    def _record(
+        self, report: ReconcileReport, source: str, *, took: float, trigger: list[str] | None = None
+    ) -> None:
+        if not (report.changed or report.failed):
+            return
+        entry = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "source": source,
+            "seconds": round(took, 3),
+            **({"trigger": trigger} if trigger else {}),
+            **{k: v for k, v in report.as_dict().items() if v and k != "changed"},
+        }
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as log:
+                log.write(json.dumps(entry, sort_keys=True) + "\n")
+        except OSError as exc:
+            self.say(f"Cannot write the recovery log {self.log_path}: {exc}.")
+        parts = [
+            f"{key.replace('_', ' ')}: {', '.join(map(str, value))}"
+            for key, value in entry.items()
+            if isinstance(value, list) and key != "trigger"
+        ]
+        created = report.created and {k: v for k, v in report.created.items() if v}
+        if created:
+            parts.append("warmed: " + ", ".join(f"{v} {k}" for k, v in created.items()))
+        self.say(f"[{source}] " + "; ".join(parts) + f" ({took:.2f} s)")
+
+
+def read_log(path: Path, limit: int = 50) -> list[dict]:
+    """The last ``limit`` entries of a recovery log, oldest first (bad lines skipped)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    entries = []
+    for line in lines[-limit:]:
+        with contextlib.suppress(ValueError):
+            entries.append(json.loads(line))
+    return entries
+
+
+def _action(event: dict) -> str:
+    return event.get("Action") or event.get("status") or ""
+
+
+def _matters(event: dict) -> bool:
+    action = _action(event)
+    if action.startswith("health_status"):
+        return action.endswith("unhealthy")
+    return action in WATCHED_ACTIONS
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
