@@ -15,7 +15,15 @@ from ..conftest import make_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-MODULES = ["pool_init", "pool_info", "container_reset", "lesson_run", "portal_user"]
+MODULES = [
+    "pool_init",
+    "pool_info",
+    "container_reset",
+    "pool_release",
+    "lesson_run",
+    "portal_user",
+    "portal_user_info",
+]
 
 pytestmark = pytest.mark.docker
 

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import os
+import pwd
+import sys
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -54,6 +56,38 @@ def platform_settings(module):
         name = key if key.startswith("CONTAINERPOKER_") else "CONTAINERPOKER_" + key.upper()
         env[name] = str(value)
     try:
-        return load_settings(env=env, env_file=env_file)
+        settings = load_settings(env=env, env_file=env_file)
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
+    act_as_owner(module, settings.data_dir)
+    return settings
+
+
+def act_as_owner(module, data_dir):
+    """Run as the user who owns the platform's data directory when started as root.
+
+    A playbook run as root (become, or root's own shell) would otherwise create the SQLite
+    database's -wal/-shm files as root, and the portal, running as its own user, could then no
+    longer write to it.
+    """
+    if os.geteuid() != 0 or not os.path.isdir(str(data_dir)):
+        return
+    uid = os.stat(str(data_dir)).st_uid
+    if uid == 0:
+        return
+    try:
+        owner = pwd.getpwuid(uid)
+        # Ansible runs this module from a zip in a root-only temporary directory and imports
+        # from it lazily: hand that payload to the new user too (Ansible removes it after).
+        for entry in sys.path:
+            if entry.endswith(".zip") and os.path.basename(os.path.dirname(entry)).startswith(
+                "ansible_"
+            ):
+                os.chown(os.path.dirname(entry), uid, -1)
+                os.chown(entry, uid, -1)
+        os.initgroups(owner.pw_name, owner.pw_gid)  # keeps its docker group
+        os.setgid(owner.pw_gid)
+        os.setuid(uid)
+    except (KeyError, OSError) as exc:
+        module.fail_json(msg="Cannot act as the owner (uid %d) of %s: %s." % (uid, data_dir, exc))
+    os.environ["HOME"] = owner.pw_dir

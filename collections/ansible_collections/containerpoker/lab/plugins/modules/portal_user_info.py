@@ -1,0 +1,80 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: containerpoker developers; MIT licence.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: portal_user_info
+short_description: The containerpoker portal's accounts
+description:
+  - Returns the portal's accounts (all of them, or one) with their e-mail address and whether
+    they are admins. Changes nothing; password hashes are never returned.
+version_added: 0.1.0
+author: containerpoker developers
+extends_documentation_fragment:
+  - containerpoker.lab.platform
+options:
+  name:
+    description: Only this account (an empty list when it does not exist).
+    type: str
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Read the accounts
+  containerpoker.lab.portal_user_info:
+  register: accounts
+
+- name: Name the admins
+  ansible.builtin.debug:
+    msg: "{{ accounts.users | selectattr('is_admin') | map(attribute='username') | list }}"
+"""
+
+RETURN = r"""
+users:
+  description: The accounts (id, username, email, is_admin, created_at), sorted by username.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
+    PLATFORM_ARGS,
+    ContainerPokerError,
+    platform_settings,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(name=dict(type="str"), **PLATFORM_ARGS),
+        supports_check_mode=True,
+    )
+    settings = platform_settings(module)
+    from containerpoker.accounts import Accounts
+    from containerpoker.store import Store
+
+    try:
+        accounts = Accounts(Store(settings.database_url))
+        if module.params["name"] is None:
+            found = accounts.list()
+        else:
+            user = accounts.find(module.params["name"])
+            found = [user] if user is not None else []
+    except ContainerPokerError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, users=[u.as_dict() for u in found])
+
+
+if __name__ == "__main__":
+    main()
