@@ -9,7 +9,7 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run dev assets engine sync images pools status stop logs clean format lint test test-fast test-deps
+.PHONY: help run dev assets engine sync images pools status stop logs clean format lint test test-fast test-deps molecule images-archive box host-deps host-check test-vm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -66,9 +66,28 @@ test-deps: ## Install what the tests need beyond the engine (PostgreSQL server b
 	@scripts/test-deps.sh
 
 test: engine sync images assets test-deps ## Run every test against the real engine (what CI runs)
-	@$(RUN) pytest -m "not converge" $(PYTEST_ARGS)
-	@# Last: a systemd host container with the host's cgroups mounted (see README: Tests).
-	@$(RUN) pytest -m converge $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not converge and not molecule" $(PYTEST_ARGS)
+	@# Last: systemd host containers with the host's cgroups mounted (see README: Tests).
+	@$(RUN) pytest -m "converge or molecule" $(PYTEST_ARGS)
 
 test-fast: engine sync images assets test-deps ## The quick day-to-day subset (skips the slow tests)
-	@$(RUN) pytest -m "not slow and not converge" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not slow and not converge and not molecule" $(PYTEST_ARGS)
+
+molecule: engine sync images ## Run every role's Molecule scenario (molecule/<role>/): converge, idempotence, testinfra
+	@$(RUN) pytest -m molecule $(PYTEST_ARGS)
+
+images-archive: images ## Save the images into var/images.tar, for hosts that cannot build or pull (the VM)
+	@mkdir -p var && docker save -o var/images.tar containerpoker/nginx containerpoker/apache containerpoker/python containerpoker/node debian:bookworm-slim
+	@echo "var/images.tar: $$(du -h var/images.tar | cut -f1)"
+
+host-deps: ## Install Vagrant, vagrant-libvirt, libvirt and QEMU (Debian/Ubuntu; prints the commands elsewhere)
+	@scripts/host.sh deps
+
+host-check: ## Check what `vagrant up` needs on this host, saying what to do for each miss
+	@scripts/host.sh check
+
+box: ## Build the offline Debian bookworm box from Debian packages and add it (containerpoker/bookworm)
+	@scripts/box.sh
+
+test-vm: engine sync images-archive ## vagrant up for real, check the portal and a lesson from the host, destroy
+	@scripts/test-vm.sh

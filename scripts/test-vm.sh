@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# make test-vm: `vagrant up` for real, then the platform checked from this host, then destroyed.
+#   1. the box (make box when CONTAINERPOKER_BOX is the offline one and it is missing)
+#   2. vagrant up (libvirt; site.yml with inventories/vagrant), under a timeout: vagrant-libvirt's
+#      wait for an address ignores boot_timeout and can hang
+#   3. from the host: the portal answers; a user registers, claims an nginx container over the
+#      API and fetches its URL; `vagrant ssh -c` runs lesson 1
+#   4. vagrant destroy -f, whatever happened
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export PATH=$ROOT/.venv/bin:$PATH  # the ansible-playbook of the project's environment
+export CONTAINERPOKER_BOX=${CONTAINERPOKER_BOX:-containerpoker/bookworm}
+PORTAL_IP=${CONTAINERPOKER_VM_IP:-192.168.56.10}
+UP_TIMEOUT=${CONTAINERPOKER_VM_UP_TIMEOUT:-3600}
+say() { printf '[test-vm] %s\n' "$*"; }
+fail() { printf '[test-vm] FAILED: %s\n' "$*" >&2; exit 1; }
+
+scripts/host.sh daemons
+if ! vagrant box list 2>/dev/null | grep -q "^$CONTAINERPOKER_BOX "; then
+    [[ $CONTAINERPOKER_BOX == containerpoker/bookworm ]] || fail "box $CONTAINERPOKER_BOX is not added"
+    scripts/box.sh
+fi
+destroy() { say "vagrant destroy -f"; timeout 600 vagrant destroy -f >/dev/null 2>&1 || true; }
+trap destroy EXIT
+
+started=$(date +%s)
+say "vagrant up (box $CONTAINERPOKER_BOX, timeout ${UP_TIMEOUT}s) ..."
+timeout "$UP_TIMEOUT" vagrant up --provider libvirt || fail "vagrant up did not finish (exit $?)"
+say "vagrant up took $(( $(date +%s) - started )) s"
+
+python3 - "$PORTAL_IP" <<'EOF'
+import json, secrets, sys, time, urllib.request
+base = f"http://{sys.argv[1]}:5000"
+def call(path, body=None, token=None):
+    request = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.read()
+status, page = call("/login")
+assert status == 200 and b"Log in" in page, "the portal's login page"
+name, password = "vm" + secrets.token_hex(3), secrets.token_urlsafe(16)
+call("/api/auth/register", {"username": name, "email": f"{name}@example.org", "password": password})
+token = json.loads(call("/api/auth/login", {"username": name, "password": password})[1])["access_token"]
+started = time.perf_counter()
+box = json.loads(call("/api/containers/spawn", {"runtime": "nginx"}, token)[1])["container"]
+claimed = time.perf_counter() - started
+with urllib.request.urlopen(box["url"], timeout=30) as response:
+    assert response.status == 200 and b"nginx" in response.read()
+print(f"[test-vm] portal answers; {name} claimed {box['name']} in {claimed * 1000:.0f} ms; {box['url']} serves")
+EOF
+say "lesson 1 inside the VM (vagrant ssh -c) ..."
+vagrant ssh -c "sudo -u containerpoker CONTAINERPOKER_ENV_FILE=/etc/containerpoker/containerpoker.env /opt/containerpoker/venv/bin/containerpoker lesson run 1" \
+    | tee var/test-vm-lesson1.log
+grep -q "Clean up" var/test-vm-lesson1.log || fail "lesson 1 did not run to its end"
+say "all checks passed in $(( $(date +%s) - started )) s"
