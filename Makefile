@@ -54,13 +54,13 @@ clean: stop ## Stop, then delete local state, the environment and caches
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 format: sync ## Format the code and apply safe lint fixes
-	@$(RUN) ruff format app tests bench collections
-	@$(RUN) ruff check --fix app tests bench collections
+	@$(RUN) ruff format app tests bench collections molecule
+	@$(RUN) ruff check --fix app tests bench collections molecule
 
 lint: sync ## Check formatting and lint (ruff; ansible-lint with the production profile)
-	@$(RUN) ruff format --check app tests bench collections
-	@$(RUN) ruff check app tests bench collections
-	@PATH="$(CURDIR)/.venv/bin:$$PATH" $(RUN) ansible-lint -q lessons.yml tests/ansible/playbooks collections/
+	@$(RUN) ruff format --check app tests bench collections molecule
+	@$(RUN) ruff check app tests bench collections molecule
+	@PATH="$(CURDIR)/.venv/bin:$$PATH" $(RUN) ansible-lint -q lessons.yml playbooks/ tests/ansible/playbooks collections/ molecule/
 
 test-deps: ## Install what the tests need beyond the engine (PostgreSQL server binaries, Chromium)
 	@scripts/test-deps.sh
