@@ -22,6 +22,17 @@ if ! vagrant box list 2>/dev/null | grep -q "^$CONTAINERPOKER_BOX "; then
     [[ $CONTAINERPOKER_BOX == containerpoker/bookworm ]] || fail "box $CONTAINERPOKER_BOX is not added"
     scripts/box.sh
 fi
+# Light enough for software emulation: the nginx pool only, one warm container, and only the
+# images that needs (make test-vm's images-archive saved them all; this one is smaller).
+export CONTAINERPOKER_VM_RUNTIMES=${CONTAINERPOKER_VM_RUNTIMES:-nginx}
+export CONTAINERPOKER_VM_WARM=${CONTAINERPOKER_VM_WARM:-1}
+if [[ -z ${CONTAINERPOKER_VM_IMAGES:-} ]]; then
+    export CONTAINERPOKER_VM_IMAGES=var/images-vm.tar
+    images=(debian:bookworm-slim)
+    IFS=, read -ra wanted <<<"$CONTAINERPOKER_VM_RUNTIMES"
+    for runtime in "${wanted[@]}"; do images+=("containerpoker/$runtime"); done
+    docker save -o "$CONTAINERPOKER_VM_IMAGES" "${images[@]}"
+fi
 destroy() { say "vagrant destroy -f"; timeout 600 vagrant destroy -f >/dev/null 2>&1 || true; }
 trap destroy EXIT
 
@@ -50,6 +61,11 @@ with urllib.request.urlopen(box["url"], timeout=30) as response:
     assert response.status == 200 and b"nginx" in response.read()
 print(f"[test-vm] portal answers; {name} claimed {box['name']} in {claimed * 1000:.0f} ms; {box['url']} serves")
 EOF
+say "the recovery timer and the watcher inside the VM ..."
+vagrant ssh -c "systemctl list-timers containerpoker-recovery.timer --no-pager; systemctl is-active containerpoker-watch containerpoker-portal" \
+    | tee var/test-vm-units.log
+grep -q "containerpoker-recovery.timer" var/test-vm-units.log || fail "the recovery timer is not scheduled"
+[[ $(grep -c '^active' var/test-vm-units.log) == 2 ]] || fail "the watcher or the portal is not active"
 say "lesson 1 inside the VM (vagrant ssh -c) ..."
 vagrant ssh -c "sudo -u containerpoker CONTAINERPOKER_ENV_FILE=/etc/containerpoker/containerpoker.env /opt/containerpoker/venv/bin/containerpoker lesson run 1" \
     | tee var/test-vm-lesson1.log

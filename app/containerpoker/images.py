@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -59,7 +60,12 @@ def ensure_base(settings: Settings, engine: Engine, progress: Progress) -> str:
         pass
     script = _images_dir(settings) / "base" / "build-base.sh"
     progress("base", f"{name} is missing: providing it with {script.name} (pull, else debootstrap)")
-    result = subprocess.run(["bash", str(script)], check=False)
+    # Its lines are progress: stderr, so that `--json` output stays JSON.
+    try:
+        out = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        out = None
+    result = subprocess.run(["bash", str(script)], check=False, stdout=out)
     if result.returncode != 0:
         raise ImageMissing(
             f"The base image {name} could not be provided (see the lines above); "

@@ -87,15 +87,17 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         )
 
         a, b = params["a"], params["b"]
-        conn.sendall(f"echo result=$(({a}*{b})); tty\n".encode())
-        seen = _read_until(conn, PROMPT.encode(), 10).decode(errors="replace").replace("\r", "")
+        conn.sendall(f"echo result=$(({a}*{b})); tty; echo end-$((6*7))\n".encode())
+        # Read up to a marker only the shell's answer can contain ("end-42"; the terminal's
+        # echo of what we typed shows "end-$((6*7))"): a prompt could be a late one from before.
+        seen = _read_until(conn, b"end-42", 10).decode(errors="replace").replace("\r", "")
         lines = [line for line in seen.split("\n") if line and PROMPT.strip() not in line]
         result = next((line for line in lines if line.startswith("result=")), "")
         device = next((line for line in lines if line.startswith("/dev/")), "")
         yield Step(
             "Type a command and read the answer",
             "The shell computed it and printed to its terminal; `tty` names that terminal.",
-            f"(typed) echo result=$(({a}*{b})); tty",
+            f"(typed) echo result=$(({a}*{b})); tty; echo end-$((6*7))",
             f"{result}; terminal {device}",
         )
         if result != f"result={a * b}" or not device.startswith("/dev/pts/"):

@@ -1,4 +1,4 @@
-"""The runtime_images role: the images the platform needs are there, with their labels."""
+"""The runtime_images role, built on the instance: the images are there, labelled and current."""
 
 import json
 
@@ -11,6 +11,16 @@ def test_the_images_are_loaded_and_labelled(host):
         assert labels["containerpoker.image"] == name
         assert labels.get("containerpoker.build-hash")
     assert host.run("docker image inspect debian:bookworm-slim").rc == 0
+    assert host.file("/opt/containerpoker/images/nginx/Dockerfile").exists
+
+
+def test_a_second_build_has_nothing_to_do(host):
+    again = host.run(
+        "CONTAINERPOKER_ENV_FILE=/etc/containerpoker/containerpoker.env "
+        "CONTAINERPOKER_IMAGES_DIR=/opt/containerpoker/images "
+        "/opt/containerpoker/venv/bin/containerpoker images build"
+    )
+    assert again.rc == 0 and "nothing to build" in again.stdout, again.stderr
 
 
 def test_a_runtime_image_serves_its_default_page(host):
