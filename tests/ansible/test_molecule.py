@@ -5,6 +5,7 @@ testinfra checks included, on systemd instances built from infrastructure/images
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,6 @@ def test_molecule_scenario(scenario, platform_host_image):
         timeout=1800,
     )
     output = done.stdout + done.stderr
+    # Molecule stops at the first failing action (idempotence included) with a non-zero exit.
     assert done.returncode == 0, output[-6000:]
-    assert "Idempotence completed successfully" in output or "idempotence" in output.lower()
-    assert " passed" in output  # testinfra ran and reported
+    assert re.search(r"\b\d+ passed\b", output), "testinfra did not report: " + output[-3000:]
