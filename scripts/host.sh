@@ -10,7 +10,7 @@ ok() { printf '  ok    %s\n' "$*"; }
 bad() { printf '  FAIL  %s\n        -> %s\n' "$1" "$2"; FAILED=1; }
 
 DEBIAN_PACKAGES=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86
-    qemu-utils dnsmasq-base ebtables debootstrap extlinux syslinux-common parted rsync ansible-core)
+    qemu-utils dnsmasq-base ebtables debootstrap extlinux syslinux-common parted rsync)
 
 deps() {
     . /etc/os-release 2>/dev/null || true
@@ -61,6 +61,11 @@ check() {
     for tool in vagrant virsh qemu-system-x86_64 qemu-img; do
         if command -v "$tool" >/dev/null; then ok "$tool"; else bad "$tool missing" "make host-deps"; fi
     done
+    # Vagrant's ansible provisioner runs the ansible-playbook in PATH: the project's (make sync),
+    # whose ansible is recent enough for the collection (Debian's ansible-core 2.14 is not).
+    if command -v ansible-playbook >/dev/null && ansible-playbook --version | head -n1 | grep -qE 'core 2\.(1[5-9]|[2-9][0-9])'; then
+        ok "ansible-playbook $(command -v ansible-playbook)"
+    else bad "no ansible-playbook >= 2.15 in PATH" "make sync, then: PATH=\$PWD/.venv/bin:\$PATH vagrant up"; fi
     if vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt; then ok "vagrant-libvirt plugin"
     else bad "vagrant-libvirt plugin missing" "make host-deps (Debian: package vagrant-libvirt)"; fi
     if [[ $(id -u) == 0 ]] || id -nG | grep -qw libvirt; then ok "may use libvirt (root or group libvirt)"
