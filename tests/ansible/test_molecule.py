@@ -44,5 +44,5 @@ def test_molecule_scenario(scenario, platform_host_image):
     )
     output = done.stdout + done.stderr
     # Molecule stops at the first failing action (idempotence included) with a non-zero exit.
-    assert done.returncode == 0, output[-6000:]
+    assert done.returncode == 0, output[-15000:]
     assert re.search(r"\b\d+ passed\b", output), "testinfra did not report: " + output[-3000:]

@@ -126,6 +126,47 @@ def test_watch_replaces_a_killed_container_within_seconds(manager, test_env, doc
     print(f"recovered in {took:.2f} s")  # the figure is bench/recovery.py's job
 
 
+def test_watch_retries_a_replacement_that_failed(manager, test_env, docker_client):
+    """The replacement cannot start while another process holds the user's port; the watcher
+    tries again a few seconds later instead of leaving the user without a container until the
+    timer's next pass."""
+    box, url = assigned_with_file(manager)
+    with watcher(test_env, "--settle", "1") as lines:
+        docker_client.api.kill(box.name)
+        squatter = socket.socket()
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            # The dead container's proxy lets go of the port; take it before the watcher acts.
+            wait_for(
+                lambda: _bound(squatter, manager.settings.bind_address, box.host_port),
+                5,
+                "taking the port",
+            )
+            squatter.listen()
+            wait_for(lambda: any("failed: " + box.name in x for x in lines), 15, "the failure")
+        finally:
+            squatter.close()
+        wait_for(lambda: served(url) == "bob's work", 20, "the retried recovery")
+        wait_for(
+            lambda: any("[watch-retry] replaced" in x for x in lines),
+            5,
+            "the log line: " + "".join(lines),
+        )
+    entries = read_log(manager.settings.data_dir / "recovery.log")
+    assert [e["source"] for e in entries][-2:] == ["watch", "watch-retry"], entries
+    assert entries[-2]["failed"] == [box.name] and entries[-1]["replaced"] == [box.name]
+    again = manager.get(box.name)
+    assert (again.owner, again.host_port, again.state) == ("bob", box.host_port, "assigned")
+
+
+def _bound(sock: socket.socket, address: str, port: int) -> bool:
+    try:
+        sock.bind((address, port))
+    except OSError:
+        return False
+    return True
+
+
 def test_an_owners_restart_and_stop_are_not_failures(manager, test_env):
     box, url = assigned_with_file(manager)
     control = ContainerControl(manager)
