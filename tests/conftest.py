@@ -54,7 +54,8 @@ def remove_instance(client: docker.DockerClient, instance: str | None = None) ->
     removed = 0
     for container in client.containers.list(all=True, filters={"label": filters}):
         try:
-            container.remove(force=True)
+            # v=True: also its anonymous volumes (a Molecule instance's /var/lib/docker).
+            container.remove(force=True, v=True)
             removed += 1
         except docker.errors.NotFound:
             pass
