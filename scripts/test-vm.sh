@@ -38,7 +38,11 @@ trap destroy EXIT
 
 started=$(date +%s)
 say "vagrant up (box $CONTAINERPOKER_BOX, timeout ${UP_TIMEOUT}s) ..."
-timeout "$UP_TIMEOUT" vagrant up --provider libvirt || fail "vagrant up did not finish (exit $?)"
+# Vagrant redraws its upload progress thousands of times (carriage returns): one line is enough.
+up_status=0
+timeout "$UP_TIMEOUT" vagrant up --provider libvirt 2>&1 \
+    | tr '\r' '\n' | grep --line-buffered -v '^.\{0,4\}Progress: [0-9]' || up_status=${PIPESTATUS[0]}
+(( up_status == 0 )) || fail "vagrant up did not finish (exit $up_status)"
 say "vagrant up took $(( $(date +%s) - started )) s"
 
 python3 - "$PORTAL_IP" <<'EOF'
