@@ -130,17 +130,16 @@ class Monitor:
         return stream
 
     def _follow(self, events: queue.Queue, stop: threading.Event, settle: float) -> None:
-        # Names to look at again, with when and how many times already. Every container an
+        # Names to look at again, with when and how many failures so far. Every container an
         # event named is checked once more a little later (Docker may have restarted it under
         # its restart policy just before failing for good, which sends no further event), and
         # a replacement that failed is retried with a growing delay, not left to the timer.
         again: dict[str, tuple[float, int]] = {}
-        quiet: dict[str, float] = {}  # name: events up to this (wall-clock) time are ours
         while not stop.is_set():
             now = time.monotonic()
             due = {name for name, (when, _) in again.items() if when <= now}
             if due:
-                quiet.update(self._check(due, again, "watch-retry", now, None))
+                self._check(due, again, "watch-retry", now, None)
                 continue
             wait = min([0.5, *(when - now for when, _ in again.values())])
             try:
@@ -161,22 +160,19 @@ class Monitor:
                     lost = True
                     break
                 batch.append(more)
-            # Replacing a container makes Docker report the old one's destruction (and a
-            # failed start, the new one's): events about a name that date from before we
-            # finished acting on it are our own doing, not news.
-            wall = time.time()
-            quiet = {n: until for n, until in quiet.items() if until > wall - 60}
+            # A name waiting for the retry of a failed replacement is left to that retry: the
+            # failed attempt's own events (its container's destroy) must not undo the back-off.
             relevant = [
                 (name, event)
                 for event in batch
                 if _matters(event)
                 and (name := event.get("Actor", {}).get("Attributes", {}).get("name"))
-                and _when(event) > quiet.get(name, 0.0)
+                and not again.get(name, (0.0, 0))[1]
             ]
             if relevant:
                 names = {name for name, _ in relevant}
                 trigger = sorted({_action(e) for _, e in relevant})
-                quiet.update(self._check(names, again, "watch", seen_at, trigger))
+                self._check(names, again, "watch", seen_at, trigger)
             if lost:
                 return
 
@@ -187,24 +183,18 @@ class Monitor:
         source: str,
         seen_at: float,
         trigger: list[str] | None,
-    ) -> dict[str, float]:
-        """Reconcile ``names`` now; schedule what failed (or was just seen dying) for later.
-
-        Returns the names it acted on, each with the (wall-clock) time it finished: Docker's
-        events about them up to then were caused by the replacement itself.
-        """
+    ) -> None:
+        """Reconcile ``names`` now; schedule what failed (or was just seen dying) for later."""
         try:
             report = self.pool.reconcile(only=names)
         except (DockerException, RequestException):
             raise  # the engine went away: reconnect and resynchronise
         except Exception as exc:  # noqa: BLE001 - a busy database, say: try again soon
             self.say(f"Recovery of {', '.join(sorted(names))} failed ({_short(exc)}); retrying.")
-            failed, acted = names, set()
+            failed = names
         else:
             self._record(report, source, took=time.monotonic() - seen_at, trigger=trigger)
             failed = set(report.failed) & names
-            acted = names & {*report.replaced, *report.removed_dead, *report.failed}
-        finished = time.time()
         now = time.monotonic()
         for name in names:
             tries = again.pop(name, (0.0, 0))[1]
@@ -212,7 +202,6 @@ class Monitor:
                 again[name] = (now + min(RETRY_MAX, 2.0 * 2**tries), tries + 1)
             elif source == "watch":
                 again[name] = (now + RECHECK_AFTER, 0)
-        return dict.fromkeys(acted, finished)
 
     # -- the recovery log ---------------------------------------------------------
 
@@ -259,13 +248,6 @@ def read_log(path: Path, limit: int = 50) -> list[dict]:
 
 def _action(event: dict) -> str:
     return event.get("Action") or event.get("status") or ""
-
-
-def _when(event: dict) -> float:
-    """When Docker says the event happened (seconds since the epoch; now when it does not)."""
-    if "timeNano" in event:
-        return event["timeNano"] / 1e9
-    return float(event.get("time") or time.time())
 
 
 def _matters(event: dict) -> bool:

@@ -31,12 +31,8 @@ class FakePool:
         return report
 
 
-def event(name: str, action: str = "die", at: float | None = None) -> dict:
-    return {
-        "Action": action,
-        "Actor": {"Attributes": {"name": name}},
-        "timeNano": int((time.time() if at is None else at) * 1e9),
-    }
+def event(name: str, action: str = "die") -> dict:
+    return {"Action": action, "Actor": {"Attributes": {"name": name}}}
 
 
 def follow(pool: FakePool, feed, seconds: float, tmp_path) -> list[str]:
@@ -58,18 +54,20 @@ def follow(pool: FakePool, feed, seconds: float, tmp_path) -> list[str]:
     return said
 
 
-def test_events_caused_by_the_replacement_itself_are_ignored(tmp_path, monkeypatch):
+def test_a_failed_attempts_own_events_do_not_undo_the_back_off(tmp_path, monkeypatch):
     monkeypatch.setattr(monitor_module, "RECHECK_AFTER", 60.0)
-    pool = FakePool([{"a": "replaced"}])
+    pool = FakePool([{"a": "failed"}, {"a": "replaced"}])
 
     def feed(put):
         put(event("a"))
         time.sleep(0.3)
-        # The old container's "destroy", dated from while the watcher replaced it.
-        put(event("a", "destroy", at=pool.calls[0][0]))
+        # The failed attempt removed its container: Docker reports that destroy.
+        put(event("a", "destroy"))
 
-    follow(pool, feed, 0.5, tmp_path)
-    assert [names for _, names in pool.calls] == [{"a"}]
+    follow(pool, feed, 2.4, tmp_path)
+    calls = [at for at, _ in pool.calls]
+    # Only the first attempt and the retry 2 s later, not a third one right after the destroy.
+    assert len(calls) == 2 and 1.8 <= calls[1] - calls[0] <= 2.6, calls
 
 
 def test_a_death_right_after_a_quiet_recheck_is_handled(tmp_path, monkeypatch):
