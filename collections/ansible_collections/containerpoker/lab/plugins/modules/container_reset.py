@@ -15,7 +15,7 @@ description:
   - Always changes something when anything matches; nothing matching is not an error and
     reports no change.
 version_added: 0.1.0
-author: containerpoker developers
+author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
 options:
@@ -34,6 +34,7 @@ attributes:
     description: Returns what would be replaced, and replaces nothing.
   diff_mode:
     support: none
+    description: Returns no diff; RV(replaced) names the containers replaced.
   idempotent:
     support: none
     description: Replacing is an action; every run replaces what matches.

@@ -15,7 +15,7 @@ description:
   - Fails with the lesson's own message when its check fails, or when the flow or a parameter
     is not valid (then nothing is created).
 version_added: 0.1.0
-author: containerpoker developers
+author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
 options:
@@ -31,8 +31,14 @@ attributes:
   check_mode:
     support: partial
     description: Validates the flow and its parameters and runs nothing.
+    details:
+      - In check mode the module finds the lesson and validates O(params) against it, returns
+        RV(lesson) and an empty RV(steps), and creates nothing.
+      - It does not run the lesson, so a failure that only a real run meets (the engine, an
+        image, the lesson's own check) is not reported in check mode.
   diff_mode:
     support: none
+    description: Returns no diff; RV(steps) narrates what the lesson did.
   idempotent:
     support: full
     description: A lesson leaves nothing behind, so it reports no change.

@@ -12,7 +12,7 @@ description:
   - Returns every pool's counts by state and target, and the containers (optionally only one
     user's or one runtime's) with their owners, ports and URLs. Changes nothing.
 version_added: 0.1.0
-author: containerpoker developers
+author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
 options:
@@ -25,10 +25,13 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Only reads, so it runs the same in check mode.
   diff_mode:
     support: none
+    description: Only reads; there is nothing to diff.
   idempotent:
     support: full
+    description: Only reads and always reports no change.
 """
 
 EXAMPLES = r"""

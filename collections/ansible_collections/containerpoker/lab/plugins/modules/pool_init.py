@@ -16,7 +16,7 @@ description:
   - Running it again creates nothing; RV(ignore:changed) is true only when containers were
     created or removed or a size was changed.
 version_added: 0.1.0
-author: containerpoker developers
+author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
 requirements:
@@ -37,6 +37,7 @@ attributes:
     description: Reports what would be created or removed, and does nothing.
   diff_mode:
     support: none
+    description: Returns no diff; RV(actions) and RV(created) say what changed.
   idempotent:
     support: full
     description: A second run with the same options creates nothing and reports no change.

@@ -12,7 +12,7 @@ description:
   - Gives back every container a user holds. The containers and the user's files are deleted
     (never reused) and the pools refill in the background.
 version_added: 0.1.0
-author: containerpoker developers
+author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
 options:
@@ -23,8 +23,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Returns what would be released in RV(released), and releases nothing.
   diff_mode:
     support: none
+    description: Returns no diff; RV(released) names the containers released.
   idempotent:
     support: full
     description: A user with nothing left to release reports no change.

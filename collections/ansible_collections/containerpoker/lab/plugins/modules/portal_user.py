@@ -13,7 +13,7 @@ description:
     their containers first.
   - An existing account's password is left alone unless O(update_password=always).
 version_added: 0.1.0
-author: containerpoker developers
+author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
 options:
@@ -43,11 +43,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Returns the RV(actions) it would take and changes nothing; it refuses to remove
+      the last admin in check mode too.
   diff_mode:
     support: none
+    description: Returns no diff; RV(actions) says what changed, in words.
   idempotent:
-    support: full
-    description: Idempotent unless O(update_password=always).
+    support: partial
+    description: Idempotent unless O(update_password=always), which sets the password on every run.
 """
 
 EXAMPLES = r"""

@@ -12,7 +12,7 @@ description:
   - Returns the portal's accounts (all of them, or one) with their e-mail address and whether
     they are admins. Changes nothing; password hashes are never returned.
 version_added: 0.1.0
-author: containerpoker developers
+author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
 options:
@@ -22,10 +22,13 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Only reads, so it runs the same in check mode.
   diff_mode:
     support: none
+    description: Only reads; there is nothing to diff.
   idempotent:
     support: full
+    description: Only reads and always reports no change.
 """
 
 EXAMPLES = r"""
