@@ -9,7 +9,7 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run dev assets engine sync images pools status stop logs clean format lint test test-fast test-deps molecule images-archive box host-deps host-check test-vm
+.PHONY: help run dev assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-deps molecule images-archive box host-deps host-check test-vm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,27 +50,35 @@ logs: ## Show recent platform events, the portal's access log and the engine log
 	@if [ -f /var/log/containerpoker-dockerd.log ]; then echo "--- engine (/var/log/containerpoker-dockerd.log)"; tail -n 15 /var/log/containerpoker-dockerd.log; fi
 
 clean: stop ## Stop, then delete local state, the environment and caches
-	rm -rf var .venv .pytest_cache .ruff_cache test-artifacts node_modules
+	rm -rf var .venv .pytest_cache .ruff_cache test-artifacts node_modules .import_linter_cache
+	rm -rf collections/ansible_collections/containerpoker/lab/tests/output
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 format: sync ## Format the code and apply safe lint fixes
 	@$(RUN) ruff format app tests bench collections molecule
 	@$(RUN) ruff check --fix app tests bench collections molecule
 
-lint: sync ## Check formatting and lint (ruff; ansible-lint with the production profile)
+lint: sync ## Check formatting, lint and the architecture (ruff, lint-imports, ansible-lint production profile, ansible-test sanity)
 	@$(RUN) ruff format --check app tests bench collections molecule
 	@$(RUN) ruff check app tests bench collections molecule
+	@$(RUN) lint-imports
 	@PATH="$(CURDIR)/.venv/bin:$$PATH" $(RUN) ansible-lint -q lessons.yml playbooks/ tests/ansible/playbooks collections/ molecule/
+	@scripts/ansible-test.sh sanity
+
+ansible-test: sync ## ansible-test sanity and units on the collection (offline after the first run)
+	@scripts/ansible-test.sh
 
 test-deps: ## Install what the tests need beyond the engine (PostgreSQL server binaries, Chromium)
 	@scripts/test-deps.sh
 
 test: engine sync images assets test-deps ## Run every test against the real engine (what CI runs)
+	@scripts/ansible-test.sh units
 	@$(RUN) pytest -m "not converge and not molecule" $(PYTEST_ARGS)
 	@# Last: systemd host containers with the host's cgroups mounted (see README: Tests).
 	@$(RUN) pytest -m "converge or molecule" $(PYTEST_ARGS)
 
 test-fast: engine sync images assets test-deps ## The quick day-to-day subset (skips the slow tests)
+	@scripts/ansible-test.sh units
 	@$(RUN) pytest -m "not slow and not converge and not molecule" $(PYTEST_ARGS)
 
 molecule: engine sync images ## Run every role's Molecule scenario (molecule/<role>/): converge, idempotence, testinfra

@@ -29,15 +29,15 @@ from pathlib import Path
 
 from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
-from containerpoker.engine import Engine
-from containerpoker.pool import PoolManager
+from containerpoker.engine import Engine, PoolContainerSpec
+from containerpoker.platform import Platform
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.2f} ms"
 
 
-def measure_claims(manager: PoolManager, users: list[str], concurrent: bool) -> list[float]:
+def measure_claims(manager, users: list[str], concurrent: bool) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
     barrier = threading.Barrier(len(users)) if concurrent else None
@@ -61,7 +61,7 @@ def measure_claims(manager: PoolManager, users: list[str], concurrent: bool) -> 
     return latencies
 
 
-def refill_throughput(manager: PoolManager, count: int) -> float:
+def refill_throughput(manager, count: int) -> float:
     """Release ``count`` assigned containers; time until ``count`` fresh ones are ready."""
     assigned = [a for a in manager.containers(runtime="nginx") if a.state == "assigned"][:count]
     start = time.perf_counter()
@@ -83,15 +83,14 @@ def cold_runs(engine: Engine, settings, count: int, port_base: int) -> tuple[lis
     for i in range(count):
         name = f"cp-bench-cold-{secrets.token_hex(3)}"
         t0 = time.perf_counter()
-        container_id = engine.create_pool_container(
-            cfg, name=name, volume=f"{name}-files", host_port=port_base + i
-        )
+        spec = PoolContainerSpec(cfg, name, f"{name}-files", "local", port_base + i)
+        engine.create_pool_container(spec)
         t1 = time.perf_counter()
-        engine.wait_serving(port_base + i, container_id, 30)
+        engine.wait_serving("local", port_base + i, name, 30)
         t2 = time.perf_counter()
         started.append(t1 - t0)
         serving.append(t2 - t0)
-        engine.remove_container(container_id)
+        engine.remove_container(name)
         engine.remove_volume(f"{name}-files")
     return started, serving
 
@@ -102,9 +101,8 @@ def raw_remove_create(engine: Engine, settings, count: int, parallel: int, port_
     names = [f"cp-bench-raw-{secrets.token_hex(3)}" for _ in range(count)]
 
     def create(i: int) -> None:
-        engine.create_pool_container(
-            cfg, name=names[i], volume=f"{names[i]}-files", host_port=port_base + i
-        )
+        spec = PoolContainerSpec(cfg, names[i], f"{names[i]}-files", "local", port_base + i)
+        engine.create_pool_container(spec)
 
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(create, range(count)))
@@ -146,7 +144,8 @@ def main() -> int:
         "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
     }
     settings = load_settings(env=env)
-    manager = PoolManager(settings)
+    platform = Platform(settings)
+    manager = platform.pool
     try:
         print(f"warming a pool of {n} nginx containers ...", flush=True)
         t0 = time.perf_counter()
@@ -172,7 +171,7 @@ def main() -> int:
         refill = refill_throughput(manager, n)
         raw = raw_remove_create(manager.engine, settings, n, settings.warm_parallelism, 28300)
     finally:
-        manager.close()
+        platform.close()
         cleanup()
         shutil.rmtree(data, ignore_errors=True)  # the bench's database and logs
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
-from containerpoker.pool import PoolManager
+from containerpoker.platform import Platform
 
 PASSWORD = "a long enough passphrase"
 
@@ -110,7 +110,8 @@ def main() -> int:
     portal = None
     try:
         print(f"warming a pool of {n + 5} {runtime} containers ...", flush=True)
-        with PoolManager(settings) as pool:
+        with Platform(settings) as platform:
+            pool = platform.pool
             pool.init()
         log = open(data / "portal.log", "w")  # noqa: SIM115 - closed with the process
         portal = subprocess.Popen(
@@ -195,7 +196,8 @@ def main() -> int:
         walls = []
         for round_no in range(args.rounds):
             if round_no:  # wait until the portal has refilled the pool for the next round
-                with PoolManager(settings) as pool:
+                with Platform(settings) as platform:
+                    pool = platform.pool
                     while {p.runtime: p for p in pool.status()}[runtime].ready < n:
                         time.sleep(0.5)
             started = time.perf_counter()

@@ -31,9 +31,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import docker
+
 from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
-from containerpoker.pool import PoolManager
+from containerpoker.platform import Platform
 
 CLI = str(Path(sys.executable).parent / "containerpoker")
 TARGET_S = 3.0
@@ -47,11 +49,11 @@ def serves(url: str, token: str) -> bool:
         return False
 
 
-def kill_and_time(manager: PoolManager, name: str, url: str, token: str, limit: float) -> float:
+def kill_and_time(manager, name: str, url: str, token: str, limit: float) -> float:
     """Kill the container; seconds until the user's file is served again."""
-    container_id = manager.engine.api.inspect_container(name)["Id"]
+    container = docker.from_env().containers.get(name)
     start = time.perf_counter()
-    manager.engine.api.kill(container_id)
+    container.kill()  # the fault, injected for real
     while time.perf_counter() - start < limit:
         if serves(url, token):
             return time.perf_counter() - start
@@ -59,10 +61,10 @@ def kill_and_time(manager: PoolManager, name: str, url: str, token: str, limit: 
     raise SystemExit(f"not recovered within {limit:.0f} s: is the monitor running?")
 
 
-def by_hand(manager: PoolManager, name: str, url: str, token: str) -> float:
+def by_hand(manager, name: str, url: str, token: str) -> float:
     """The floor: replace the container ourselves, right away (what reconcile does)."""
     start = time.perf_counter()
-    manager.engine.api.kill(name)
+    docker.from_env().containers.get(name).kill()
     report = manager.reconcile(only=[name])
     assert report.replaced == [name], report
     while not serves(url, token):
@@ -99,7 +101,8 @@ def main() -> int:
     settings = load_settings(env=env)
     watcher = None
     try:
-        with PoolManager(settings) as manager:
+        with Platform(settings) as platform:
+            manager = platform.pool
             manager.init()
             box = manager.claim("bench-user", "nginx")
             token = secrets.token_hex(8)

@@ -24,6 +24,10 @@ import pytest
 from containerpoker.config import Settings, load_settings
 
 TEST_LABEL = "containerpoker.test"
+#: This session's value of TEST_LABEL: clean-up removes only what this session made, so two
+#: pytest sessions (CI's and a developer's, or two worktrees) can share one engine.
+TEST_RUN = os.environ.setdefault("CONTAINERPOKER_TEST_RUN", secrets.token_hex(4))
+TEST_SELECTOR = f"{TEST_LABEL}={TEST_RUN}"
 # Far from the defaults (8000-8399) so a running platform is never disturbed.
 TEST_PORTS = {"nginx": 18000, "apache": 18100, "python": 18200, "node": 18300}
 
@@ -34,7 +38,7 @@ def make_env(tmp_path, instance: str, **overrides: str) -> dict[str, str]:
         "CONTAINERPOKER_INSTANCE": instance,
         "CONTAINERPOKER_PUBLIC_HOST": "127.0.0.1",
         "CONTAINERPOKER_BIND_ADDRESS": "127.0.0.1",
-        "CONTAINERPOKER_EXTRA_LABELS": f"{TEST_LABEL}=1",
+        "CONTAINERPOKER_EXTRA_LABELS": TEST_SELECTOR,
         "CONTAINERPOKER_ENV_FILE": str(tmp_path / "no.env"),
         "CONTAINERPOKER_WARM_TIMEOUT": "30",
     }
@@ -47,8 +51,8 @@ def make_env(tmp_path, instance: str, **overrides: str) -> dict[str, str]:
 
 
 def remove_instance(client: docker.DockerClient, instance: str | None = None) -> int:
-    """Remove every container and volume a test created (by label)."""
-    filters = [TEST_LABEL]
+    """Remove every container, volume and network this session created (by label)."""
+    filters = [TEST_SELECTOR]
     if instance:
         filters.append(f"containerpoker.instance={instance}")
     removed = 0
@@ -101,19 +105,20 @@ def settings(test_env) -> Settings:
 
 @pytest.fixture
 def make_manager(docker_client):
-    """Build PoolManagers (closed, and their objects removed, at teardown)."""
-    from containerpoker.pool import PoolManager
+    """Build platforms and hand out their pools (closed, and their objects removed, at
+    teardown)."""
+    from containerpoker.platform import Platform
 
     made = []
 
-    def build(settings: Settings) -> PoolManager:
-        manager = PoolManager(settings)
-        made.append(manager)
-        return manager
+    def build(settings: Settings):
+        platform = Platform(settings)
+        made.append(platform)
+        return platform.pool
 
     yield build
-    for manager in made:
-        manager.close()
+    for platform in made:
+        platform.close()
 
 
 @pytest.fixture

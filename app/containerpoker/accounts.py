@@ -192,13 +192,17 @@ class Accounts:
         with self.store.read() as conn:
             return conn.execute(select(func.count()).where(users.c.is_admin == 1)).scalar_one()
 
-    def set_admin(self, username: str, admin: bool = True) -> tuple[User, bool]:
+    def set_admin(
+        self, username: str, admin: bool = True, *, apply: bool = True
+    ) -> tuple[User, bool]:
         """Promote (or demote) a user; returns the user and whether anything changed."""
         user = self.get(username)
         if user.is_admin == admin:
             return user, False
         if not admin and self.count_admins() <= 1:
             raise Conflict("That is the last admin: promote someone else first.")
+        if not apply:
+            return user, True
         with self.store.write() as conn:
             conn.execute(
                 update(users).where(users.c.id == user.id).values(is_admin=1 if admin else 0)
@@ -208,15 +212,62 @@ class Accounts:
             )
         return self.get(username), True
 
-    def delete(self, username: str) -> User:
-        """Delete an account (the caller releases its containers first)."""
-        user = self.get(username)
+    def check_deletable(self, user: User) -> None:
+        """Refuse (:class:`Conflict`) to delete the last admin; checked before anything else."""
         if user.is_admin and self.count_admins() <= 1:
-            raise Conflict("That is the last admin: promote someone else before deleting it.")
+            raise Conflict(
+                f"{user.username} is the last admin: promote someone else before deleting it."
+            )
+
+    def delete(self, username: str) -> User:
+        """Delete an account (``Platform.delete_user`` releases its containers first)."""
+        user = self.get(username)
+        self.check_deletable(user)
         with self.store.write() as conn:
             conn.execute(delete(users).where(users.c.id == user.id))
             self.store.add_event(conn, "user_deleted", owner=user.username)
         return user
+
+    def set_password(self, username: str, password: str, *, apply: bool = True) -> bool:
+        """Set a user's password (validated); False when it already was that one."""
+        user = self.get(username)
+        secret = check_password(password, user.username)
+        with self.store.read() as conn:
+            stored = conn.execute(
+                select(users.c.password_hash).where(users.c.id == user.id)
+            ).scalar_one()
+        if _verify(stored, secret):
+            return False
+        if apply:
+            hashed = hash_password(secret)
+            with self.store.write() as conn:
+                conn.execute(
+                    update(users).where(users.c.id == user.id).values(password_hash=hashed)
+                )
+                self.store.add_event(conn, "password_set", owner=user.username)
+        return True
+
+    def set_email(self, username: str, email: str, *, apply: bool = True) -> bool:
+        """Change a user's e-mail address (validated, unique); False when it already was."""
+        user = self.get(username)
+        address = check_email(email)
+        if address == user.email:
+            return False
+        if apply:
+            try:
+                with self.store.write() as conn:
+                    taken = conn.execute(
+                        select(users.c.id).where(
+                            func.lower(users.c.email) == address.lower(), users.c.id != user.id
+                        )
+                    ).first()
+                    if taken is not None:
+                        raise Conflict("That e-mail address is already registered: choose another.")
+                    conn.execute(update(users).where(users.c.id == user.id).values(email=address))
+                    self.store.add_event(conn, "email_set", owner=user.username)
+            except IntegrityError:
+                raise Conflict("That e-mail address is already registered.") from None
+        return True
 
     # -- revoked tokens ------------------------------------------------------------
 

@@ -1,15 +1,15 @@
 """One configuration source for every front end.
 
-Precedence, highest first: the process environment, a ``.env`` file in the
-working directory (or ``CONTAINERPOKER_ENV_FILE``), a TOML file named by
-``CONTAINERPOKER_CONFIG``, then the defaults below (those of DESIGN.md).
+Precedence, highest first: the process environment, a ``.env`` file in the working directory
+(or ``CONTAINERPOKER_ENV_FILE``), a TOML file named by ``CONTAINERPOKER_CONFIG``, then the
+defaults, each written once: in the field that declares it, below.
 
 Environment keys are ``CONTAINERPOKER_<NAME>`` for platform settings and
-``CONTAINERPOKER_<RUNTIME>_<FIELD>`` for a runtime, e.g.
-``CONTAINERPOKER_NGINX_WARM=8`` or ``CONTAINERPOKER_PYTHON_PORTS=9200-9299``.
-The TOML file uses ``[platform]`` and ``[runtimes.<name>]`` tables with the
-same names in lower case.  Every value is validated; a bad one raises
-:class:`ConfigError` naming the key and what would be accepted.
+``CONTAINERPOKER_<RUNTIME>_<FIELD>`` for a runtime, e.g. ``CONTAINERPOKER_NGINX_WARM=8`` or
+``CONTAINERPOKER_PYTHON_PORTS=9200-9299``. The TOML file uses ``[platform]`` and
+``[runtimes.<name>]`` tables with the same names in lower case. Every value is validated; a bad
+one raises :class:`ConfigError` naming the key and what would be accepted. ``containerpoker
+config show`` prints every setting with its effective value.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -31,88 +31,18 @@ else:  # Ubuntu 22.04 ships Python 3.10
     import tomli as tomllib
 
 PREFIX = "CONTAINERPOKER_"
+SECRET_MIN = 32
 
 #: Where the runtime images' Dockerfiles live when running from a checkout.
-_CHECKOUT_IMAGES_DIR = Path(__file__).resolve().parents[2] / "infrastructure" / "images"
-
-
-@dataclass(frozen=True)
-class RuntimeConfig:
-    """One pool: which image, where it listens, how many stay warm, its limits."""
-
-    name: str
-    image: str
-    internal_port: int
-    port_start: int
-    port_end: int
-    warm: int
-    max_containers: int
-    memory: str
-    cpus: float
-    pids: int
-    content_dir: str = "/srv/www"
-
-    @property
-    def port_count(self) -> int:
-        return self.port_end - self.port_start + 1
-
-    @property
-    def memory_bytes(self) -> int:
-        return parse_size(self.memory, f"{self.name}.memory")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The platform's whole configuration, immutable once loaded."""
-
-    runtimes: dict[str, RuntimeConfig]
-    data_dir: Path
-    database_url: str
-    instance: str = "default"
-    public_host: str = "localhost"
-    bind_address: str = "0.0.0.0"
-    docker_host: str | None = None
-    images_dir: Path = _CHECKOUT_IMAGES_DIR
-    warm_timeout: float = 60.0
-    # Seconds between Docker's health checks of a pool container (the image's
-    # own command); unhealthy after 3 failures in a row.
-    health_interval: float = 30.0
-    warm_parallelism: int = 4
-    upload_max_bytes: int = 20 * 1024 * 1024
-    upload_max_entries: int = 500
-    extra_labels: dict[str, str] = field(default_factory=dict)
-    # The portal: where it is reached (its cookies belong to this host name
-    # only, which must differ from public_host, where users' containers are).
-    portal_host: str = "127.0.0.1"
-    portal_port: int = 5000
-    secret_key: str | None = field(default=None, repr=False)  # None: generated into data_dir
-    token_minutes: int = 60
-
-    def runtime(self, name: str) -> RuntimeConfig:
-        """The runtime called ``name``, or a clear error listing the known ones."""
-        try:
-            return self.runtimes[name]
-        except KeyError:
-            known = ", ".join(sorted(self.runtimes))
-            raise ConfigError(f"Unknown runtime {name!r}: choose one of {known}.") from None
-
-    def with_runtime(self, name: str, **changes: object) -> Settings:
-        """A copy with some fields of one runtime changed (used by tests and benches)."""
-        runtimes = dict(self.runtimes)
-        runtimes[name] = replace(self.runtime(name), **changes)
-        return replace(self, runtimes=runtimes)
-
-
-# name: (port range, warm, max, memory, cpus, pids)
-_RUNTIME_DEFAULTS: dict[str, tuple[str, int, int, str, float, int]] = {
-    "nginx": ("8000-8099", 5, 20, "64m", 0.5, 64),
-    "apache": ("8100-8199", 3, 12, "128m", 0.5, 128),
-    "python": ("8200-8299", 3, 12, "128m", 0.5, 64),
-    "node": ("8300-8399", 2, 8, "192m", 0.5, 64),
-}
+CHECKOUT_IMAGES_DIR = Path(__file__).resolve().parents[2] / "infrastructure" / "images"
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgKMG]?)[iI]?[bB]?\s*$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+Parse = Callable[[object, str], object]
+
+
+# -- parsers: (raw value, key) -> value, or ConfigError naming the key ----------------------
 
 
 def parse_size(text: str | int, key: str) -> int:
@@ -128,36 +58,207 @@ def parse_size(text: str | int, key: str) -> int:
     return int(number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
 
 
-def _int(value: object, key: str, low: int, high: int) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{key}={value!r} is not a whole number.") from None
-    if not low <= number <= high:
-        raise ConfigError(f"{key}={number} is out of range: use {low} to {high}.")
-    return number
+def _int(low: int, high: int) -> Parse:
+    def parse(value: object, key: str) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{key}={value!r} is not a whole number.") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{key}={number} is out of range: use {low} to {high}.")
+        return number
+
+    return parse
 
 
-def _float(value: object, key: str, low: float, high: float) -> float:
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{key}={value!r} is not a number.") from None
-    if not low <= number <= high:
-        raise ConfigError(f"{key}={number} is out of range: use {low} to {high}.")
-    return number
+def _float(low: float, high: float) -> Parse:
+    def parse(value: object, key: str) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{key}={value!r} is not a number.") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{key}={number} is out of range: use {low} to {high}.")
+        return number
+
+    return parse
 
 
-def _port_range(value: object, key: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", str(value))
-    if not match:
-        raise ConfigError(f"{key}={value!r} is not a port range: write it like 8000-8099.")
-    start, end = int(match.group(1)), int(match.group(2))
-    if not (1024 <= start <= end <= 65535):
+def _text(value: object, key: str) -> str:
+    return str(value).strip()
+
+
+def _flag(value: object, key: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key}={value!r} is not a yes/no value: use 1 or 0.")
+
+
+def _choice(*allowed: str) -> Parse:
+    def parse(value: object, key: str) -> str:
+        text = str(value).strip().lower()
+        if text not in allowed:
+            raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
+        return text
+
+    return parse
+
+
+def _name(value: object, key: str) -> str:
+    text = str(value).strip()
+    if not _NAME_RE.match(text):
         raise ConfigError(
-            f"{key}={value} is not usable: ports must be 1024-65535 with start <= end."
+            f"{key}={text!r} is not a valid name: use lower-case letters, digits and dashes, "
+            "starting with a letter."
         )
-    return start, end
+    return text
+
+
+def _path(value: object, key: str) -> Path:
+    return Path(str(value)).expanduser()
+
+
+def _labels(value: object, key: str) -> dict[str, str]:
+    labels = {}
+    for pair in str(value or "").split(","):
+        if pair.strip():
+            name, _, text = pair.partition("=")
+            if not name.strip().startswith("containerpoker."):
+                raise ConfigError(
+                    f"{key}: label {name.strip()!r} must start with 'containerpoker.'."
+                )
+            labels[name.strip()] = text.strip()
+    return labels
+
+
+def _size(value: object, key: str) -> int:
+    return parse_size(value, key)  # type: ignore[arg-type]
+
+
+def _setting(default, parse: Parse, help: str, **extra):
+    """A configurable field: its default (written here only), parser and one-line help."""
+    factory = {"default_factory": default} if callable(default) else {"default": default}
+    return field(**factory, metadata={"parse": parse, "help": help, **extra})
+
+
+# -- the settings ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """One pool: which image, where it listens, how many stay warm, its limits.
+
+    The defaults here are those of a runtime the platform does not know; the four it ships
+    differ only where :data:`RUNTIME_DEFAULTS` says.
+    """
+
+    name: str
+    ports: str = field(default="", metadata={"help": "host port range, like 8000-8099"})
+    warm: int = field(default=2, metadata={"help": "containers kept warm"})
+    max_containers: int = field(
+        default=8, metadata={"help": "live containers at most", "key": "max"}
+    )
+    memory: str = field(default="128m", metadata={"help": "memory limit per container"})
+    cpus: float = field(default=0.5, metadata={"help": "CPU limit per container"})
+    pids: int = field(default=64, metadata={"help": "process limit per container"})
+    image: str = field(default="", metadata={"help": "image (default containerpoker/<name>)"})
+    internal_port: int = field(default=8080, metadata={"help": "port the image serves on"})
+    content_dir: str = field(default="/srv/www", metadata={"help": "where uploads land"})
+
+    @property
+    def port_start(self) -> int:
+        return int(self.ports.split("-")[0])
+
+    @property
+    def port_end(self) -> int:
+        return int(self.ports.split("-")[1])
+
+    @property
+    def port_count(self) -> int:
+        return self.port_end - self.port_start + 1
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory, f"{self.name}.memory")
+
+
+#: The four runtimes the platform ships: only what differs from :class:`RuntimeConfig`.
+RUNTIME_DEFAULTS: dict[str, dict[str, object]] = {
+    "nginx": {"ports": "8000-8099", "warm": 5, "max_containers": 20, "memory": "64m"},
+    "apache": {"ports": "8100-8199", "warm": 3, "max_containers": 12, "pids": 128},
+    "python": {"ports": "8200-8299", "warm": 3, "max_containers": 12},
+    "node": {"ports": "8300-8399", "warm": 2, "max_containers": 8, "memory": "192m"},
+}
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "containerpoker"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The platform's whole configuration, immutable once loaded."""
+
+    runtimes: dict[str, RuntimeConfig]
+    data_dir: Path = _setting(_default_data_dir, _path, "state: database, keys, logs")
+    # Empty: sqlite:///<data_dir>/containerpoker.db (WAL, busy timeout).
+    database_url: str = _setting("", _text, "SQLAlchemy URL (default: SQLite in data_dir)")
+    instance: str = _setting("default", _name, "name of this platform on a shared engine")
+    engine: str = _setting("docker", _choice("docker"), "engine backend: docker (one host)")
+    docker_host: str = _setting("", _text, "Docker API URL (default: DOCKER_HOST or the socket)")
+    public_host: str = _setting("localhost", _text, "host name in users' container URLs")
+    bind_address: str = _setting("0.0.0.0", _text, "address pool ports are published on")
+    images_dir: Path = _setting(CHECKOUT_IMAGES_DIR, _path, "the runtime images' Dockerfiles")
+    base_image: str = _setting("debian:bookworm-slim", _text, "base of the runtime images")
+    warm_timeout: float = _setting(60.0, _float(5, 600), "s for a new container to serve")
+    # Unhealthy after 3 failures in a row of the image's own health command.
+    health_interval: float = _setting(30.0, _float(1, 3600), "s between health checks")
+    warm_parallelism: int = _setting(4, _int(1, 32), "containers warmed at once")
+    upload_max_bytes: int = _setting(20 * 1024**2, _size, "largest upload, unpacked")
+    upload_max_entries: int = _setting(500, _int(1, 100_000), "most files in one upload")
+    extra_labels: dict[str, str] = _setting(dict, _labels, "containerpoker.* labels for all")
+    # The portal is reached at portal_host: its cookies belong to that name only, which must
+    # differ from public_host, where users' containers are.
+    portal_host: str = _setting("127.0.0.1", _text, "host name the portal is reached at")
+    portal_port: int = _setting(5000, _int(1, 65535), "port the portal serves on")
+    secret_key: str = _setting("", _text, "JWT signing key (empty: generated)", secret=True)
+    token_minutes: int = _setting(60, _int(1, 7 * 24 * 60), "minutes a login lasts")
+    cookie_secure: bool = _setting(False, _flag, "cookies over HTTPS only (behind TLS)")
+
+    def runtime(self, name: str) -> RuntimeConfig:
+        """The runtime called ``name``, or a clear error listing the known ones."""
+        found = self.runtimes.get(name) if isinstance(name, str) else None
+        if found is None:
+            known = ", ".join(sorted(self.runtimes))
+            raise ConfigError(f"Unknown runtime {str(name)[:40]!r}: choose one of {known}.")
+        return found
+
+    def with_runtime(self, name: str, **changes: object) -> Settings:
+        """A copy with some fields of one runtime changed (used by tests and benches)."""
+        runtimes = dict(self.runtimes)
+        runtimes[name] = replace(self.runtime(name), **changes)
+        return replace(self, runtimes=runtimes)
+
+    def shown(self) -> dict:
+        """Every setting as ``config show`` prints it (the signing key masked)."""
+        data: dict = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.metadata.get("secret"):
+                value = "(set)" if value else "(generated in data_dir)"
+            elif spec.name == "runtimes":
+                value = {
+                    n: {f.name: getattr(r, f.name) for f in fields(r)} for n, r in value.items()
+                }
+            data[spec.name] = str(value) if isinstance(value, Path) else value
+        return data
+
+
+# -- loading --------------------------------------------------------------------------------
 
 
 class _Source:
@@ -189,15 +290,11 @@ def _read_toml(path: str) -> dict:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(
-            f"The config file {file} named by {PREFIX}CONFIG does not exist: create it or unset the variable."
+            f"The config file {file} named by {PREFIX}CONFIG does not exist: create it or unset "
+            "the variable."
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {file} is not valid TOML: {exc}.") from None
-
-
-def _default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "containerpoker"
 
 
 def load_settings(
@@ -211,139 +308,114 @@ def load_settings(
     toml = _read_toml(config_path) if config_path else {}
     src = _Source(env, dotenv, toml)
 
+    values: dict[str, object] = {}
+    for spec in fields(Settings):
+        if spec.name == "runtimes":
+            continue
+        found = src.get(spec.name)
+        if spec.name == "docker_host" and found is None:
+            found = env.get("DOCKER_HOST")
+        if found is not None:
+            values[spec.name] = spec.metadata["parse"](found, PREFIX + spec.name.upper())
+    _check_secret(env, dotenv, values.get("secret_key"))
+    data_dir = Path(values.get("data_dir") or _default_data_dir()).resolve()  # type: ignore[arg-type]
+    values["data_dir"] = data_dir
+    values["database_url"] = (
+        values.get("database_url") or f"sqlite:///{data_dir / 'containerpoker.db'}"
+    )
+
     names = src.get("runtimes")
     if names:
         wanted = [n.strip() for n in str(names).split(",") if n.strip()]
     else:
-        wanted = list(_RUNTIME_DEFAULTS) + [
-            n for n in toml.get("runtimes", {}) if n not in _RUNTIME_DEFAULTS
+        wanted = list(RUNTIME_DEFAULTS) + [
+            n for n in toml.get("runtimes", {}) if n not in RUNTIME_DEFAULTS
         ]
-    runtimes: dict[str, RuntimeConfig] = {}
-    for name in wanted:
-        runtimes[name] = _load_runtime(src, name)
-    if not runtimes:
+    if not wanted:
         raise ConfigError(f"{PREFIX}RUNTIMES is empty: name at least one runtime, like nginx.")
+    runtimes = {name: _load_runtime(src, name) for name in wanted}
     _check_ranges_disjoint(runtimes)
-
-    data_dir = Path(str(src.get("data_dir") or _default_data_dir())).expanduser().resolve()
-    database_url = str(src.get("database_url") or f"sqlite:///{data_dir / 'containerpoker.db'}")
-    instance = str(src.get("instance") or "default")
-    if not _NAME_RE.match(instance):
-        raise ConfigError(
-            f"{PREFIX}INSTANCE={instance!r} is not a valid name: use lower-case letters, "
-            "digits and dashes, starting with a letter."
-        )
-    labels = {}
-    for pair in str(src.get("extra_labels") or "").split(","):
-        if pair.strip():
-            key, _, value = pair.partition("=")
-            if not key.strip().startswith("containerpoker."):
-                raise ConfigError(
-                    f"{PREFIX}EXTRA_LABELS: label {key.strip()!r} must start with 'containerpoker.'."
-                )
-            labels[key.strip()] = value.strip()
-
-    images_dir = Path(str(src.get("images_dir") or _CHECKOUT_IMAGES_DIR)).expanduser()
-    return Settings(
-        runtimes=runtimes,
-        data_dir=data_dir,
-        database_url=database_url,
-        instance=instance,
-        public_host=str(src.get("public_host") or "localhost"),
-        bind_address=str(src.get("bind_address") or "0.0.0.0"),
-        docker_host=str(src.get("docker_host") or env.get("DOCKER_HOST") or "") or None,
-        images_dir=images_dir,
-        warm_timeout=_float(src.get("warm_timeout") or 60, PREFIX + "WARM_TIMEOUT", 5, 600),
-        health_interval=_float(
-            src.get("health_interval") or 30, PREFIX + "HEALTH_INTERVAL", 1, 3600
-        ),
-        warm_parallelism=_int(src.get("warm_parallelism") or 4, PREFIX + "WARM_PARALLELISM", 1, 32),
-        upload_max_bytes=parse_size(
-            src.get("upload_max_bytes") or "20m", PREFIX + "UPLOAD_MAX_BYTES"
-        ),
-        upload_max_entries=_int(
-            src.get("upload_max_entries") or 500, PREFIX + "UPLOAD_MAX_ENTRIES", 1, 100_000
-        ),
-        extra_labels=labels,
-        portal_host=str(src.get("portal_host") or "127.0.0.1"),
-        portal_port=_int(src.get("portal_port") or 5000, PREFIX + "PORTAL_PORT", 1, 65535),
-        secret_key=_secret_key(env, dotenv, src),
-        token_minutes=_int(
-            src.get("token_minutes") or 60, PREFIX + "TOKEN_MINUTES", 1, 7 * 24 * 60
-        ),
-    )
+    return Settings(runtimes=runtimes, **values)  # type: ignore[arg-type]
 
 
-SECRET_MIN = 32
-
-
-def _secret_key(
-    env: Mapping[str, str], dotenv: Mapping[str, str | None], src: _Source
-) -> str | None:
-    """The portal's signing key; refused when set but empty or short."""
+def _check_secret(env: Mapping[str, str], dotenv: Mapping[str, str | None], value) -> None:
+    """The portal's signing key is refused when set but empty or short."""
     key = PREFIX + "SECRET_KEY"
+    how = "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
     for layer in (env, dotenv):
         if key in layer and not str(layer[key] or "").strip():
             raise ConfigError(
                 f"{key} is set but empty: remove it (a strong key is then generated) or set "
-                f"at least {SECRET_MIN} random characters, e.g. `python3 -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))'`."
+                f"at least {SECRET_MIN} random characters, e.g. {how}."
             )
-    value = src.get("secret_key")
-    if value is None:
-        return None
-    value = str(value).strip()
-    if len(value) < SECRET_MIN:
+    if value is not None and len(value) < SECRET_MIN:
         raise ConfigError(
             f"{key} is {len(value)} characters long: a signing key needs at least {SECRET_MIN}. "
-            "Generate one with `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            f"Generate one with {how}."
         )
-    return value
+
+
+_RUNTIME_PARSERS: dict[str, Parse] = {
+    "warm": _int(0, 1000),
+    "max_containers": _int(1, 1000),
+    "memory": _text,
+    "cpus": _float(0.05, 64),
+    "pids": _int(16, 4096),
+    "image": _text,
+    "internal_port": _int(1, 65535),
+    "content_dir": _text,
+}
 
 
 def _load_runtime(src: _Source, name: str) -> RuntimeConfig:
     if not _NAME_RE.match(name):
         raise ConfigError(f"Runtime name {name!r} is not valid: use lower-case letters and digits.")
-    defaults = _RUNTIME_DEFAULTS.get(name)
     key = f"{PREFIX}{name.upper()}_"
-
-    def value(field_name: str, default: object) -> object:
-        found = src.get(field_name, name)
+    defaults = RUNTIME_DEFAULTS.get(name, {})
+    values: dict[str, object] = {}
+    for spec in fields(RuntimeConfig):
+        if spec.name == "name":
+            continue
+        env_name = spec.metadata.get("key", spec.name)
+        found = src.get(env_name, name)
+        default = defaults.get(spec.name, spec.default if spec.default is not MISSING else None)
         if found is None:
-            if default is None:
-                raise ConfigError(
-                    f"Runtime {name!r} has no {field_name}: set {key}{field_name.upper()}."
-                )
-            return default
-        return found
-
-    ports, warm, max_c, memory, cpus, pids = defaults or (None, 2, 8, "128m", 0.5, 64)
-    start, end = _port_range(value("ports", ports), key + "PORTS")
-    warm_n = _int(value("warm", warm), key + "WARM", 0, 1000)
-    max_n = _int(value("max", max_c), key + "MAX", 1, 1000)
-    if warm_n > max_n:
-        raise ConfigError(f"{key}WARM={warm_n} is larger than {key}MAX={max_n}: raise the maximum.")
-    if max_n > end - start + 1:
+            values[spec.name] = default
+        elif spec.name == "ports":
+            values[spec.name] = _port_range(found, key + "PORTS")
+        else:
+            values[spec.name] = _RUNTIME_PARSERS[spec.name](found, key + env_name.upper())
+    if not values["ports"]:
+        raise ConfigError(f"Runtime {name!r} has no ports: set {key}PORTS, like 9000-9099.")
+    values["image"] = values["image"] or f"containerpoker/{name}"
+    config = RuntimeConfig(name=name, **values)  # type: ignore[arg-type]
+    if config.warm > config.max_containers:
         raise ConfigError(
-            f"{key}MAX={max_n} is more than the {end - start + 1} ports of {key}PORTS={start}-{end}: "
-            "widen the range or lower the maximum."
+            f"{key}WARM={config.warm} is larger than {key}MAX={config.max_containers}: "
+            "raise the maximum."
         )
-    mem = str(value("memory", memory))
-    if parse_size(mem, key + "MEMORY") < 16 * 1024**2:
-        raise ConfigError(f"{key}MEMORY={mem} is below 16m: a runtime cannot start with less.")
-    return RuntimeConfig(
-        name=name,
-        image=str(value("image", f"containerpoker/{name}")),
-        internal_port=_int(value("internal_port", 8080), key + "INTERNAL_PORT", 1, 65535),
-        port_start=start,
-        port_end=end,
-        warm=warm_n,
-        max_containers=max_n,
-        memory=mem,
-        cpus=_float(value("cpus", cpus), key + "CPUS", 0.05, 64),
-        pids=_int(value("pids", pids), key + "PIDS", 16, 4096),
-        content_dir=str(value("content_dir", "/srv/www")),
-    )
+    if config.max_containers > config.port_count:
+        raise ConfigError(
+            f"{key}MAX={config.max_containers} is more than the {config.port_count} ports of "
+            f"{key}PORTS={config.ports}: widen the range or lower the maximum."
+        )
+    if parse_size(config.memory, key + "MEMORY") < 16 * 1024**2:
+        raise ConfigError(
+            f"{key}MEMORY={config.memory} is below 16m: a runtime cannot start with less."
+        )
+    return config
+
+
+def _port_range(value: object, key: str) -> str:
+    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", str(value))
+    if not match:
+        raise ConfigError(f"{key}={value!r} is not a port range: write it like 8000-8099.")
+    start, end = int(match.group(1)), int(match.group(2))
+    if not (1024 <= start <= end <= 65535):
+        raise ConfigError(
+            f"{key}={value} is not usable: ports must be 1024-65535 with start <= end."
+        )
+    return f"{start}-{end}"
 
 
 def _check_ranges_disjoint(runtimes: dict[str, RuntimeConfig]) -> None:
@@ -351,7 +423,6 @@ def _check_ranges_disjoint(runtimes: dict[str, RuntimeConfig]) -> None:
     for first, second in zip(ordered, ordered[1:], strict=False):
         if second.port_start <= first.port_end:
             raise ConfigError(
-                f"The port ranges of {first.name} ({first.port_start}-{first.port_end}) and "
-                f"{second.name} ({second.port_start}-{second.port_end}) overlap: give each "
-                "runtime its own range."
+                f"The port ranges of {first.name} ({first.ports}) and {second.name} "
+                f"({second.ports}) overlap: give each runtime its own range."
             )

@@ -23,10 +23,22 @@ class ConfigError(ContainerPokerError):
     code = "config"
 
 
-class EngineUnavailable(ContainerPokerError):
+class EngineError(ContainerPokerError):
+    """The container engine refused or failed an operation (see the message)."""
+
+    code = "engine"
+
+
+class EngineUnavailable(EngineError):
     """The Docker engine cannot be reached."""
 
     code = "engine_unavailable"
+
+
+class ContainerMissing(EngineError):
+    """The engine has no such container (removed behind the platform's back, or being replaced)."""
+
+    code = "container_missing"
 
 
 class ImageMissing(ContainerPokerError):
@@ -73,3 +85,46 @@ class UploadTooLarge(UploadRejected):
     """An upload is over the configured size or entry count."""
 
     code = "upload_too_large"
+
+
+class Unauthenticated(ContainerPokerError):
+    """Not signed in, or the credentials or token are not valid (``code`` says which)."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class Forbidden(ContainerPokerError):
+    """Signed in, but not allowed to do this (an admin's task, say)."""
+
+    code = "forbidden"
+
+
+class RateLimited(ContainerPokerError):
+    """Too many attempts in a short time: retry after ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Busy(ContainerPokerError):
+    """A platform-wide limit is reached right now (open terminals, lessons running)."""
+
+    code = "busy"
+
+    def __init__(self, message: str, retry_after: float = 10) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class WrongHost(ContainerPokerError):
+    """The portal was reached under the host name of users' containers."""
+
+    code = "wrong_host"

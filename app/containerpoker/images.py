@@ -16,18 +16,12 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from docker.errors import APIError, ImageNotFound
-
 from .config import Settings
 from .engine import Engine, label
-from .errors import ConfigError, ContainerPokerError, ImageMissing
+from .errors import ConfigError, ContainerPokerError, EngineError, ImageMissing
 
 HASH_LABEL = label("build-hash")
 Progress = Callable[[str, str], None]  # (runtime, line)
-
-
-def base_image() -> str:
-    return os.environ.get("CONTAINERPOKER_BASE_IMAGE", "debian:bookworm-slim")
 
 
 def _images_dir(settings: Settings) -> Path:
@@ -53,11 +47,10 @@ def context_hash(images_dir: Path, runtime: str, base_id: str) -> str:
 
 def ensure_base(settings: Settings, engine: Engine, progress: Progress) -> str:
     """Make sure the base image exists; return its id."""
-    name = base_image()
-    try:
-        return engine.api.inspect_image(name)["Id"]
-    except ImageNotFound:
-        pass
+    name = settings.base_image
+    found = engine.image_id(name)
+    if found is not None:
+        return found
     script = _images_dir(settings) / "base" / "build-base.sh"
     progress("base", f"{name} is missing: providing it with {script.name} (pull, else debootstrap)")
     # Its lines are progress: stderr, so that `--json` output stays JSON.
@@ -65,27 +58,24 @@ def ensure_base(settings: Settings, engine: Engine, progress: Progress) -> str:
         out = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
         out = None
-    result = subprocess.run(["bash", str(script)], check=False, stdout=out)
+    env = {**os.environ, "CONTAINERPOKER_BASE_IMAGE": name}  # the script builds this name
+    result = subprocess.run(["bash", str(script)], check=False, stdout=out, env=env)
     if result.returncode != 0:
         raise ImageMissing(
             f"The base image {name} could not be provided (see the lines above); "
             "fix that, then run `containerpoker images build` again."
         )
-    return engine.api.inspect_image(name)["Id"]
+    return engine.image_id(name) or ""
 
 
 def image_state(settings: Settings, engine: Engine) -> dict[str, str]:
     """For each runtime: ``current``, ``outdated`` or ``missing``."""
     images_dir = _images_dir(settings)
-    try:
-        base_id = engine.api.inspect_image(base_image())["Id"]
-    except ImageNotFound:
-        base_id = None
+    base_id = engine.image_id(settings.base_image)
     states = {}
     for name, cfg in settings.runtimes.items():
-        try:
-            labels = engine.api.inspect_image(cfg.image)["Config"].get("Labels") or {}
-        except ImageNotFound:
+        labels = engine.image_labels(cfg.image)
+        if labels is None:
             states[name] = "missing"
             continue
         if base_id is None or not (images_dir / name / "Dockerfile").is_file():
@@ -120,10 +110,7 @@ def build_images(
             results[name] = "current"
             continue
         wanted = context_hash(images_dir, name, base_id)
-        try:
-            labels = engine.api.inspect_image(cfg.image)["Config"].get("Labels") or {}
-        except ImageNotFound:
-            labels = {}
+        labels = engine.image_labels(cfg.image) or {}
         if not force and labels.get(HASH_LABEL) == wanted:
             say(name, f"{cfg.image} is current")
             results[name] = "current"
@@ -137,27 +124,14 @@ def build_images(
 def _build_one(
     engine: Engine, images_dir: Path, name: str, tag: str, wanted: str, say: Progress
 ) -> None:
+    labels = {HASH_LABEL: wanted, label("image"): name}
     try:
-        stream = engine.api.build(
-            path=str(images_dir),
-            dockerfile=f"{name}/Dockerfile",
-            tag=tag,
-            labels={HASH_LABEL: wanted, label("image"): name},
-            rm=True,
-            forcerm=True,
-            pull=False,
-            decode=True,
-        )
-        for chunk in stream:
-            if "error" in chunk:
-                raise ContainerPokerError(
-                    f"Building {tag} failed: {chunk['error'].strip()}. Fix "
-                    f"infrastructure/images/{name}/Dockerfile (or the network to Debian's mirror) "
-                    "and run `containerpoker images build` again."
-                )
-            line = (chunk.get("stream") or "").strip()
+        for line in engine.build_image(images_dir, f"{name}/Dockerfile", tag, labels):
             if line.startswith("Step "):
                 say(name, line)
-    except APIError as exc:
-        raise ContainerPokerError(f"Building {tag} failed: {exc.explanation or exc}.") from None
+    except EngineError as exc:
+        raise ContainerPokerError(
+            f"{exc.message.rstrip('.')}. Fix infrastructure/images/{name}/Dockerfile (or the "
+            "network to Debian's mirror) and run `containerpoker images build` again."
+        ) from None
     say(name, f"built {tag}")

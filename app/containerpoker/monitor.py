@@ -3,7 +3,7 @@
 ``once`` is what the systemd timer runs every few minutes: a full reconcile. ``watch`` follows
 Docker's event stream and reconciles the very containers Docker reports dead or unhealthy within
 a fraction of a second; after (re)connecting to the engine it reconciles everything, because
-events that happened while it was away are lost. Both go through ``PoolManager.reconcile``, whose
+events that happened while it was away are lost. Both go through ``Pool.reconcile``, whose
 file lock serialises them: the timer and the watcher can run at the same time, and whichever
 comes second finds the container already replaced and does nothing.
 
@@ -21,15 +21,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from docker.errors import DockerException
-from requests.exceptions import RequestException
+from .errors import EngineUnavailable
+from .platform import Platform
 
-from .engine import ROLE_POOL, label
-from .pool import PoolManager, ReconcileReport
+if TYPE_CHECKING:
+    from .engine import EngineEvent
+    from .pool import ReconcileReport
 
-# Docker's container events that can mean "this container no longer serves its user".
-WATCHED_ACTIONS = ("die", "oom", "destroy", "health_status")
 _DISCONNECTED = object()
 # A container an event named is looked at once more this many seconds later; a failed
 # replacement is retried after 2, 4, 8 ... seconds, at most RETRY_MAX apart.
@@ -42,14 +42,18 @@ class Monitor:
 
     def __init__(
         self,
-        pool: PoolManager,
+        platform: Platform,
         *,
         say: Callable[[str], None] = print,
         log_path: Path | None = None,
     ) -> None:
-        self.pool = pool
+        self.platform = platform
         self.say = say
-        self.log_path = log_path or pool.settings.data_dir / "recovery.log"
+        self.log_path = log_path or platform.settings.data_dir / "recovery.log"
+
+    @property
+    def pool(self):
+        return self.platform.pool
 
     # -- one pass (the timer) -----------------------------------------------------
 
@@ -80,7 +84,7 @@ class Monitor:
             events: queue.Queue = queue.Queue()
             try:
                 stream = self._subscribe(events)
-            except (DockerException, RequestException) as exc:
+            except EngineUnavailable as exc:
                 self.say(f"Docker is not reachable ({_short(exc)}); retrying in {delay:.0f} s.")
                 stop.wait(delay)
                 delay = min(retry_max, delay * 2)
@@ -94,7 +98,7 @@ class Monitor:
                     on_ready()
                 self.say("Watching Docker events.")
                 self._follow(events, stop, settle)
-            except (DockerException, RequestException) as exc:
+            except EngineUnavailable as exc:
                 self.say(f"Lost Docker while recovering ({_short(exc)}).")
             finally:
                 with contextlib.suppress(Exception):
@@ -106,17 +110,7 @@ class Monitor:
 
     def _subscribe(self, events: queue.Queue):
         """Open the event stream (fails now if Docker is down) and read it on a thread."""
-        settings = self.pool.settings
-        stream = self.pool.engine.events(
-            {
-                "type": "container",
-                "event": list(WATCHED_ACTIONS),
-                "label": [
-                    f"{label('role')}={ROLE_POOL}",
-                    f"{label('instance')}={settings.instance}",
-                ],
-            },
-        )
+        stream = self.platform.engine.pool_events()
 
         def read() -> None:
             try:
@@ -162,16 +156,14 @@ class Monitor:
                 batch.append(more)
             # A name waiting for the retry of a failed replacement is left to that retry: the
             # failed attempt's own events (its container's destroy) must not undo the back-off.
-            relevant = [
-                (name, event)
+            relevant: list[EngineEvent] = [
+                event
                 for event in batch
-                if _matters(event)
-                and (name := event.get("Actor", {}).get("Attributes", {}).get("name"))
-                and not again.get(name, (0.0, 0))[1]
+                if event.matters and event.name and not again.get(event.name, (0.0, 0))[1]
             ]
             if relevant:
-                names = {name for name, _ in relevant}
-                trigger = sorted({_action(e) for _, e in relevant})
+                names = {event.name for event in relevant}
+                trigger = sorted({event.action for event in relevant})
                 self._check(names, again, "watch", seen_at, trigger)
             if lost:
                 return
@@ -187,7 +179,7 @@ class Monitor:
         """Reconcile ``names`` now; schedule what failed (or was just seen dying) for later."""
         try:
             report = self.pool.reconcile(only=names)
-        except (DockerException, RequestException):
+        except EngineUnavailable:
             raise  # the engine went away: reconnect and resynchronise
         except Exception as exc:  # noqa: BLE001 - a busy database, say: try again soon
             self.say(f"Recovery of {', '.join(sorted(names))} failed ({_short(exc)}); retrying.")
@@ -244,17 +236,6 @@ def read_log(path: Path, limit: int = 50) -> list[dict]:
         with contextlib.suppress(ValueError):
             entries.append(json.loads(line))
     return entries
-
-
-def _action(event: dict) -> str:
-    return event.get("Action") or event.get("status") or ""
-
-
-def _matters(event: dict) -> bool:
-    action = _action(event)
-    if action.startswith("health_status"):
-        return action.endswith("unhealthy")
-    return action in WATCHED_ACTIONS
 
 
 def _short(exc: Exception) -> str:

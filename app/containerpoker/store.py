@@ -9,6 +9,10 @@ SQLite specifics: WAL journal, a busy timeout, ``BEGIN IMMEDIATE`` for writes
 (no lock upgrade deadlocks) and, inside one process, a lock in front of the
 writer so that many threads queue in Python instead of in SQLite's sleeping
 busy handler (which is what makes tail latency bad under contention).
+
+The schema evolves by Alembic migrations (``containerpoker/migrations``), applied when a store
+opens a database. A store opened for *plans* (Ansible's check mode, ``--dry-run``) writes
+nothing anywhere: it works on an in-memory copy of the database, or on an empty one.
 """
 
 from __future__ import annotations
@@ -28,15 +32,17 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
+    func,
     insert,
-    inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import StaticPool
 
 from .errors import ConfigError
 
@@ -63,7 +69,9 @@ pool_containers = Table(
     Column("name", String(80), nullable=False, unique=True),
     Column("runtime", String(32), nullable=False),
     Column("state", String(16), nullable=False),
-    Column("host_port", Integer, nullable=False, unique=True),
+    # The node it runs on (the single host's is "local"); a host port is unique per node.
+    Column("node", String(120), nullable=False, server_default="local"),
+    Column("host_port", Integer, nullable=False),
     Column("volume", String(80), nullable=False),
     Column("docker_id", String(80), nullable=True),
     Column("owner", String(120), nullable=True),
@@ -76,6 +84,7 @@ pool_containers = Table(
     Column("claimed_at", Float, nullable=True),
     # 1 while the owner has stopped it on purpose: recovery leaves it alone.
     Column("stopped", Integer, nullable=False, default=0, server_default="0"),
+    UniqueConstraint("node", "host_port", name="uq_pool_containers_node_port"),
     Index("ix_pool_containers_runtime_state", "runtime", "state"),
     # One container per (owner, runtime): the second claim gets the first's container.
     Index(
@@ -122,9 +131,6 @@ revoked_tokens = Table(
     Column("expires_at", Float, nullable=False),
 )
 
-# Columns added after a table was first released: (table, column, DDL type and default).
-_ADDED_COLUMNS = [("pool_containers", "stopped", "INTEGER NOT NULL DEFAULT 0")]
-
 
 class Prepared:
     """A Core statement compiled once for the store's dialect, run on a raw DBAPI cursor.
@@ -164,13 +170,17 @@ class Prepared:
 
 
 class Store:
-    """A SQLAlchemy engine plus the few transaction helpers the pool needs."""
+    """A SQLAlchemy engine plus the few transaction helpers the platform needs.
 
-    def __init__(self, url: str) -> None:
+    ``migrate`` (the default) brings the database's schema up to date first. ``Store.for_plans``
+    opens a private in-memory copy instead, for computing what an operation would do.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True, _memory_copy_of: str | None = None):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        if self.is_sqlite and url.startswith("sqlite:///") and ":memory:" not in url:
-            path = Path(url.removeprefix("sqlite:///"))
+        path = _sqlite_path(url)
+        if path is not None and _memory_copy_of is None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -180,7 +190,11 @@ class Store:
                 ) from None
         try:
             kwargs: dict = {"pool_pre_ping": not self.is_sqlite}
-            if self.is_sqlite:
+            if _memory_copy_of is not None:
+                source = _memory_copy_of
+                kwargs.update(poolclass=StaticPool, creator=lambda: _copy_into_memory(source))
+                url = "sqlite://"
+            elif self.is_sqlite:
                 kwargs.update(
                     connect_args={"timeout": 30, "check_same_thread": False},
                     pool_size=16,
@@ -197,23 +211,72 @@ class Store:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
-        try:
-            metadata.create_all(self.engine)
-            self._add_missing_columns()
-        except OperationalError as exc:
-            raise ConfigError(
-                f"The database at {url} cannot be opened: {exc.orig}. "
-                "Check CONTAINERPOKER_DATABASE_URL and that its directory is writable."
-            ) from None
+        if migrate:
+            try:
+                self.migrate()
+            except OperationalError as exc:
+                raise ConfigError(
+                    f"The database at {self.url} cannot be opened: {exc.orig}. "
+                    "Check CONTAINERPOKER_DATABASE_URL and that its directory is writable."
+                ) from None
 
-    def _add_missing_columns(self) -> None:
-        """Bring a database made by an older version up to date (new columns only)."""
-        inspector = inspect(self.engine)
-        for table, column, ddl in _ADDED_COLUMNS:
-            have = {c["name"] for c in inspector.get_columns(table)}
-            if column not in have:
-                with self.engine.begin() as conn:
-                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+    @classmethod
+    def for_plans(cls, url: str) -> Store:
+        """A store that writes nothing anywhere: an in-memory copy of the database (SQLite),
+        or an empty one when there is none yet. Plans computed on it are the real ones."""
+        path = _sqlite_path(url)
+        if path is None and url.startswith("sqlite"):
+            return cls("sqlite://", _memory_copy_of="")
+        if path is not None:
+            return cls(url, _memory_copy_of=str(path) if path.exists() else "")
+        store = cls(url, migrate=False)
+        if store.revision() != store.head_revision():
+            raise ConfigError(
+                f"The database at {url} is not at the current schema: run "
+                "`containerpoker db upgrade` first, then plan again."
+            )
+        return store
+
+    # -- schema --------------------------------------------------------------------
+
+    def _alembic(self):
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", "containerpoker:migrations")
+        return config
+
+    def head_revision(self) -> str:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self._alembic()).get_current_head()
+
+    def revision(self) -> str | None:
+        """The schema revision of the database (None: none yet)."""
+        from alembic.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def migrate(self, target: str = "head") -> tuple[str | None, str | None]:
+        """Apply the migrations up to ``target`` in one write transaction; (before, after)."""
+        from alembic import command
+        from alembic.migration import MigrationContext
+
+        config = self._alembic()
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(cp_write=True)
+            with conn.begin():
+                if conn.dialect.name == "postgresql":  # one migrator at a time
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(472061)")
+                before = MigrationContext.configure(conn).get_current_revision()
+                if before != self.head_revision() or target != "head":
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, target)
+                after = MigrationContext.configure(conn).get_current_revision()
+        return before, after
+
+    # -- transactions ----------------------------------------------------------------
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -263,25 +326,7 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def ensure_pools(self, runtimes) -> None:
-        """Create the pools rows (the per-runtime locks) before anyone needs to lock them.
-
-        On PostgreSQL two writers inserting the same missing row would collide;
-        creating them up front leaves :meth:`lock_runtime` a plain row lock.
-        """
-        with contextlib.suppress(IntegrityError), self.write() as conn:
-            have = set(conn.execute(select(pools.c.runtime)).scalars())
-            for name in runtimes:
-                if name not in have:
-                    conn.execute(insert(pools).values(runtime=name, warm_override=None, seq=0))
-
-    def lock_runtime(self, conn: Connection, runtime: str) -> None:
-        """Serialise writers of one runtime (the pools row is the lock)."""
-        updated = conn.execute(
-            pools.update().where(pools.c.runtime == runtime).values(seq=pools.c.seq + 1)
-        ).rowcount
-        if not updated:
-            conn.execute(insert(pools).values(runtime=runtime, warm_override=None, seq=1))
+    # -- the event log ------------------------------------------------------------
 
     def add_event(
         self,
@@ -304,16 +349,25 @@ class Store:
             )
         )
 
+    def record(self, kind: str, **fields: str | None) -> None:
+        """One event in its own transaction."""
+        with self.write() as conn:
+            self.add_event(conn, kind, **fields)
+
+    def count_events(self, kind: str) -> dict[str, int]:
+        """How many events of ``kind`` there were, by runtime."""
+        with self.read() as conn:
+            found = conn.execute(
+                select(events.c.runtime, func.count())
+                .where(events.c.kind == kind)
+                .group_by(events.c.runtime)
+            ).all()
+        return {runtime or "": count for runtime, count in found}
+
     def recent_events(self, limit: int = 50) -> list[dict]:
         with self.read() as conn:
             rows = conn.execute(select(events).order_by(events.c.id.desc()).limit(limit))
             return [dict(r._mapping) for r in rows]
-
-    def warm_override(self, runtime: str) -> int | None:
-        with self.read() as conn:
-            return conn.execute(
-                select(pools.c.warm_override).where(pools.c.runtime == runtime)
-            ).scalar()
 
     def dispose(self) -> None:
         with self._raw_lock:
@@ -321,6 +375,27 @@ class Store:
                 self._raw.close()
                 self._raw = None
         self.engine.dispose()
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, None for anything else (or an in-memory database)."""
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return None
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _copy_into_memory(path: str):
+    """A private in-memory SQLite database holding what ``path`` holds (nothing when empty)."""
+    import sqlite3
+
+    memory = sqlite3.connect(":memory:", check_same_thread=False)
+    if path:
+        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            source.backup(memory)
+        finally:
+            source.close()
+    return memory
 
 
 def _sqlite_on_connect(dbapi_conn, _record) -> None:

@@ -59,12 +59,14 @@ def test_modules_change_what_they_say_and_nothing_twice(tmp_path, instance):
 
 def test_lessons_playbook_as_written(tmp_path, instance):
     env = make_env(tmp_path, instance)
-    done = run(["ansible-playbook", "lessons.yml", "-e", "flow=8"], env=env)
+    done = run(["ansible-playbook", "lessons.yml", "-e", "lesson=8"], env=env)
     assert done.returncode == 0, done.stdout[-3000:]
     assert (
         "Lesson 8: Volumes and data" in done.stdout and "-> shared by two containers" in done.stdout
     )
-    for args, words in ((["-e", "flow=9"], "Got flow=9"), ([], "No flow was given")):
+    by_prd_name = run(["ansible-playbook", "lessons.yml", "-e", "flow=hello"], env=env)
+    assert by_prd_name.returncode == 0 and "Lesson 1: Hello world" in by_prd_name.stdout
+    for args, words in ((["-e", "flow=9"], "Got 9"), ([], "No lesson was given")):
         refused = run(["ansible-playbook", "lessons.yml", *args], env=env)
         assert refused.returncode == 2, refused.stdout[-2000:]
         assert "Say which lesson to run" in refused.stdout and words in refused.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import TEST_LABEL
+from ..conftest import TEST_SELECTOR
 from .test_collection import run
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.converge]
@@ -56,12 +56,12 @@ def platform_host(platform_host_image, tmp_path_factory) -> Iterator[tuple[str, 
             "--hostname",
             name,
             "--label",
-            f"{TEST_LABEL}=1",
+            TEST_SELECTOR,
             "-p",
             "127.0.0.1::5000",
             *HOST_FLAGS,
             "--mount",
-            f"type=volume,src={volume},dst=/var/lib/docker,volume-label={TEST_LABEL}=1",
+            f"type=volume,src={volume},dst=/var/lib/docker,volume-label={TEST_SELECTOR}",
             platform_host_image,
         ],
         capture_output=True,
@@ -157,7 +157,7 @@ def converged(platform_host, tmp_path_factory) -> dict:
         "portal_ca_bundle_src": "/etc/ssl/certs/ca-certificates.crt",
         "runtime_images_archive": str(images),
         "runtime_images_names": carried,
-        "containerpoker_python": "/opt/containerpoker/venv/bin/python",
+        "platform_python": "/opt/containerpoker/venv/bin/python",
         "pool_sizes": {"nginx": 1, "python": 1},
     }
     inventory.write_text(json.dumps({"platform": {"hosts": {name: host_vars}}}))
@@ -209,26 +209,24 @@ def test_site_turns_a_fresh_host_into_a_platform(converged):
     assert pools["nginx"]["ready"] == 1 and pools["python"]["ready"] == 1
 
 
-@pytest.mark.parametrize("flow", range(1, 9))
-def test_lessons_yml_runs_every_lesson_on_the_platform_host(converged, flow):
-    lesson = run(
+@pytest.mark.parametrize("lesson", range(1, 9))
+def test_lessons_yml_runs_every_lesson_on_the_platform_host(converged, lesson):
+    done = run(
         [
             "ansible-playbook",
             "-i",
             str(converged["inventory"]),
             "lessons.yml",
             "-e",
-            f"flow={flow}",
+            f"lesson={lesson}",
         ],
         timeout=600,
     )
     fatal = [
-        line.split('"msg": ', 1)[-1][:600]
-        for line in lesson.stdout.splitlines()
-        if '"msg": ' in line
+        line.split('"msg": ', 1)[-1][:600] for line in done.stdout.splitlines() if '"msg": ' in line
     ]
-    assert lesson.returncode == 0, (flow, fatal or lesson.stdout[-3000:])
-    assert f"Lesson {flow}:" in lesson.stdout and "[FAILED]" not in lesson.stdout
+    assert done.returncode == 0, (lesson, fatal or done.stdout[-3000:])
+    assert f"Lesson {lesson}:" in done.stdout and "[FAILED]" not in done.stdout
     assert (
         in_host(
             converged["name"], "docker", "ps", "-aq", "--filter", "label=containerpoker.role=lesson"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from containerpoker.config import load_settings
-from containerpoker.pool import PoolManager
+from containerpoker.platform import Platform
 
 from ..conftest import make_env, remove_instance
 
@@ -101,7 +101,8 @@ def served_portal(docker_client, tmp_path_factory) -> Iterator[ServedPortal]:
     log = tmp / "portal.log"
     url = f"http://localhost:{port}"
     try:
-        with PoolManager(settings) as pool:
+        with Platform(settings) as platform:
+            pool = platform.pool
             pool.init()
         with running_portal(["--bind", f"127.0.0.1:{port}"], env, log, url):
             yield ServedPortal(url=url, env=env, settings=settings, log=log)

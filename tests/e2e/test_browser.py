@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
+from ..conftest import TEST_SELECTOR
 from ..integration.helpers import wait_gone
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -210,7 +211,7 @@ def test_a_lesson_runs_from_the_page_with_its_steps_live(served_portal, browser,
     page = new_page(browser)
     register(page, served_portal, "learner")
     page.goto(served_portal.url + "/lessons")
-    form = "form.lesson-form[data-flow='1']"
+    form = "form.lesson-form[data-lesson='1']"
     page.fill(f"{form} input[name=message]", "Hello from the lessons page")
     page.click(f"{form} button[type=submit]")
     page.wait_for_selector("[data-steps='1'] li:has-text('Clean up')")
@@ -234,7 +235,7 @@ def test_the_lesson_terminal_in_the_page(served_portal, browser, screenshots, do
     page.keyboard.type("echo answer=$((6*7))\n")
     page.wait_for_selector(".xterm-rows:has-text('answer=42')")
     page.screenshot(path=screenshots / "terminal.png", full_page=True)
-    mine = {"label": ["containerpoker.lesson=2", "containerpoker.test"]}
+    mine = {"label": ["containerpoker.lesson=2", TEST_SELECTOR]}
     shells = [c.name for c in docker_client.containers.list(filters=mine)]
     assert shells, "a lesson container runs while the terminal is open"
     page.context.close()  # closing the page ends the session: the container goes

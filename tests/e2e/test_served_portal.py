@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from ..conftest import TEST_SELECTOR
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PASSWORD = "a long enough passphrase"
@@ -153,5 +155,5 @@ def test_the_terminal_socket_needs_a_login_and_the_portals_own_origin(served_por
             while True:
                 ws.receive(timeout=10)
         assert closed.value.reason == 1008 and words in closed.value.message
-    mine = {"label": ["containerpoker.lesson=2", "containerpoker.test"]}
+    mine = {"label": ["containerpoker.lesson=2", TEST_SELECTOR]}
     assert docker_client.containers.list(all=True, filters=mine) == []

@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from containerpoker.containers import ContainerControl
-from containerpoker.monitor import _matters, read_log
+from containerpoker.engine import EngineEvent
+from containerpoker.monitor import read_log
 from containerpoker.store import pool_containers
 
 pytestmark = pytest.mark.docker
@@ -175,7 +176,7 @@ def test_an_owners_restart_and_stop_are_not_failures(manager, test_env):
         control.act(box.name, "stop", owner="bob")
         time.sleep(2)  # what the watcher would need to (wrongly) react
     assert replacements(manager, box.name) == 0, "".join(lines)
-    assert not manager.engine.container_running(box.name)
+    assert not manager.engine.is_running(box.name)
 
 
 def test_watch_and_timer_together_replace_once(manager, test_env, docker_client):
@@ -277,10 +278,10 @@ def test_watch_reconnects_and_resyncs_after_the_engine_went_away(
 
 
 def test_which_events_matter():
-    assert _matters({"Action": "die"}) and _matters({"Action": "oom"})
-    assert _matters({"Action": "health_status: unhealthy"})
-    assert not _matters({"Action": "health_status: healthy"})
-    assert not _matters({"Action": "start"}) and not _matters({})
+    assert EngineEvent("a", "die").matters and EngineEvent("a", "oom").matters
+    assert EngineEvent("a", "health_status: unhealthy").matters
+    assert not EngineEvent("a", "health_status: healthy").matters
+    assert not EngineEvent("a", "start").matters and not EngineEvent("a", "").matters
 
 
 def test_monitor_needs_a_mode_and_reads_its_log(test_env, tmp_path):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.docker
 
 def test_init_warms_each_pool_and_a_second_init_creates_nothing(manager, docker_client, instance):
     first = manager.init()
-    assert first == {"nginx": 1, "apache": 1, "python": 1, "node": 1}
+    assert first.changes["created"] == {"nginx": 1, "apache": 1, "python": 1, "node": 1}
     ids_before = {
         c.id
         for c in docker_client.containers.list(
@@ -26,7 +26,7 @@ def test_init_warms_each_pool_and_a_second_init_creates_nothing(manager, docker_
 
     second = manager.init()
 
-    assert second == {"nginx": 0, "apache": 0, "python": 0, "node": 0}
+    assert not second.changed and second.changes == {}
     ids_after = {
         c.id
         for c in docker_client.containers.list(
@@ -78,7 +78,7 @@ def test_a_release_without_waiting_removes_the_container_in_the_background(manag
 
     released = manager.release(claimed.name, owner="alice", wait=False)
 
-    assert released.name == claimed.name
+    assert [a.name for a in released.subjects] == [claimed.name]
     with pytest.raises(NotFound):  # not alice's any more, at once
         manager.get(claimed.name, owner="alice")
     with pytest.raises(Conflict):  # and never claimable or releasable again
@@ -107,7 +107,7 @@ def test_reset_of_an_assigned_container_keeps_owner_port_and_files(manager, dock
 
     replaced = manager.reset(claimed.name)
 
-    assert replaced == [claimed.name]
+    assert replaced.keys("replaced") == [claimed.name]
     new = docker_client.containers.get(claimed.name)
     assert new.id != old_id
     after = manager.get(claimed.name)
@@ -122,16 +122,16 @@ def test_reset_of_a_runtime_replaces_its_warm_containers(manager):
     replaced = manager.reset(runtime="nginx")
 
     after = {a.name for a in manager.containers(runtime="nginx")}
-    assert set(replaced) == before
+    assert set(replaced.keys("replaced")) == before
     assert len(after) == 2 and not (after & before)
 
 
 def test_resize_and_add_change_the_warm_size(manager):
-    assert manager.resize("nginx", 3)["created"] == 3
-    assert manager.add("nginx", 1)["created"] == 1
+    assert manager.resize("nginx", 3).count("created", "nginx") == 3
+    assert manager.add("nginx", 1).count("created", "nginx") == 1
     assert {s.runtime: s for s in manager.status()}["nginx"].ready == 4
     result = manager.resize("nginx", 1)
-    assert result["removed"] == 3
+    assert result.count("removed", "nginx") == 3
     assert {s.runtime: s for s in manager.status()}["nginx"].ready == 1
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select, text
 from containerpoker.config import load_settings
 from containerpoker.store import pool_containers
 
-from ..conftest import TEST_LABEL, make_env
+from ..conftest import TEST_LABEL, TEST_RUN, make_env
 from .helpers import fetch
 
 pytestmark = pytest.mark.docker
@@ -101,7 +101,7 @@ def test_unknown_labelled_containers_and_volumes_are_removed(manager, docker_cli
         "containerpoker.role": "pool",
         "containerpoker.instance": instance,
         "containerpoker.runtime": "nginx",
-        TEST_LABEL: "1",
+        TEST_LABEL: TEST_RUN,
     }
     stray = docker_client.containers.run(
         "containerpoker/nginx", detach=True, labels=labels, name=f"cp-{instance}-nginx-stray"

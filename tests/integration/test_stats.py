@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from containerpoker import cgroups
 from containerpoker.containers import ContainerControl
+from containerpoker.engine import cgroups
 
 pytestmark = pytest.mark.docker
 
@@ -28,7 +28,7 @@ def test_stats_fall_back_to_the_cgroup_when_docker_gives_nothing(manager, monkey
     item = manager.containers(runtime="nginx")[0]
     control = ContainerControl(manager)
     # What Docker answers when containerd cannot read the cgroups: no memory figures at all.
-    monkeypatch.setattr(control.engine.api, "stats", lambda *a, **k: {"memory_stats": {}})
+    monkeypatch.setattr(control.engine.client.api, "stats", lambda *a, **k: {"memory_stats": {}})
     stats = control.stats(item.name)
     assert stats["memory_bytes"] > 0
     assert stats["memory_limit"] == manager.settings.runtime("nginx").memory_bytes

@@ -14,7 +14,7 @@ from containerpoker.config import load_settings
 from containerpoker.errors import InvalidRequest
 from containerpoker.lessons import lessons, run_lesson
 
-from ..conftest import TEST_LABEL, make_env
+from ..conftest import TEST_SELECTOR, make_env
 
 pytestmark = pytest.mark.docker
 CLI = str(Path(sys.executable).parent / "containerpoker")
@@ -27,7 +27,7 @@ def lesson_settings(tmp_path, instance):
 
 def lesson_objects(client: docker.DockerClient) -> list[str]:
     """Every lesson-labelled object a test made (the test label narrows it to ours)."""
-    labels = {"label": ["containerpoker.role=lesson", TEST_LABEL]}
+    labels = {"label": ["containerpoker.role=lesson", TEST_SELECTOR]}
     return (
         [c.name for c in client.containers.list(all=True, filters=labels)]
         + [n.name for n in client.networks.list(filters=labels)]

@@ -112,7 +112,7 @@ def test_extra_fields_never_reach_docker(app, client, auth, docker_client):
 
 def test_an_unknown_runtime_is_400_and_docker_is_never_called(app, client, auth, monkeypatch):
     platform = app.extensions["containerpoker"]
-    api = platform.pool.engine.api
+    api = platform.pool.engine.client.api
     calls = []
     real_send = api.send
 

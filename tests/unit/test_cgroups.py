@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from containerpoker import cgroups
+from containerpoker.engine import cgroups
 
 ID = "d0c4e6" * 4
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from containerpoker.claims import _ClaimBatcher
 from containerpoker.errors import ContainerPokerError
+from containerpoker.pool.claims import ClaimBatcher
 
 
 def test_every_request_is_served_exactly_once_under_a_burst():
@@ -21,7 +21,7 @@ def test_every_request_is_served_exactly_once_under_a_burst():
             served.append(request.owner)
             request.outcome = f"done-{request.owner}"
 
-    batcher = _ClaimBatcher(handle)
+    batcher = ClaimBatcher(handle)
     owners = [f"u{i}" for i in range(60)]
     barrier = threading.Barrier(len(owners))
 
@@ -46,7 +46,7 @@ def test_a_lone_claim_is_served_alone_and_at_once():
         for request in batch:
             request.outcome = "claimed"
 
-    batcher = _ClaimBatcher(handle)
+    batcher = ClaimBatcher(handle)
     assert batcher.submit("solo", "nginx").outcome == "claimed"
     assert batcher.submit("again", "nginx").outcome == "claimed"
     assert batches == [["solo"], ["again"]]
@@ -63,7 +63,7 @@ def test_a_failing_batch_fails_each_of_its_claims_with_a_clear_error():
         for request in batch:
             request.outcome = "claimed"
 
-    batcher = _ClaimBatcher(handle)
+    batcher = ClaimBatcher(handle)
     with pytest.raises(ContainerPokerError, match="disk I/O error.*retry"):
         batcher.submit("first", "nginx")
     # The batcher is usable again: the failure did not leave it "serving".

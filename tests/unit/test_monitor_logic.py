@@ -8,6 +8,7 @@ import threading
 import time
 
 from containerpoker import monitor as monitor_module
+from containerpoker.engine import EngineEvent
 from containerpoker.monitor import _DISCONNECTED, Monitor
 from containerpoker.pool import ReconcileReport
 
@@ -31,14 +32,21 @@ class FakePool:
         return report
 
 
-def event(name: str, action: str = "die") -> dict:
-    return {"Action": action, "Actor": {"Attributes": {"name": name}}}
+class FakePlatform:
+    """What the watcher's loop uses of a platform: its pool."""
+
+    def __init__(self, pool: FakePool) -> None:
+        self.pool = pool
+
+
+def event(name: str, action: str = "die") -> EngineEvent:
+    return EngineEvent(name, action)
 
 
 def follow(pool: FakePool, feed, seconds: float, tmp_path) -> list[str]:
     """Run the watcher's loop for ``seconds`` while ``feed(put)`` sends events."""
     said: list[str] = []
-    watcher = Monitor(pool, say=said.append, log_path=tmp_path / "recovery.log")
+    watcher = Monitor(FakePlatform(pool), say=said.append, log_path=tmp_path / "recovery.log")
     events: queue.Queue = queue.Queue()
     stop = threading.Event()
     runner = threading.Thread(target=watcher._follow, args=(events, stop, 0.05))

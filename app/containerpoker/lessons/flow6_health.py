@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import docker
 
-from .. import cgroups
+from ..engine import cgroups
 from .framework import Lab, LessonFailed, Param, Step
 
 TITLE = "Health monitoring and recovery"

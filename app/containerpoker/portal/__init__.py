@@ -1,9 +1,10 @@
 """The portal: a Flask app over the core library (accounts, pools, containers).
 
 ``create_app()`` builds it; gunicorn serves ``containerpoker.portal:create_app()``
-(see ``containerpoker portal``).  Blueprints: ``auth`` (login/register pages),
-``pages`` (dashboard, containers), ``admin``, ``api`` (the JSON API) and
-``metrics``.  Every behaviour lives in the core; these are thin adapters.
+(see ``containerpoker portal``). Blueprints: ``auth`` (login/register pages), ``pages``
+(dashboard, containers), ``admin``, ``api`` (the JSON API), ``lessons``, ``terminal`` and
+``metrics``. Every behaviour lives in the core (``containerpoker.platform``, one per app);
+these are thin adapters that share only ``context``, ``bodies``, ``errors`` and ``security``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from flask import Flask
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError
-from .platform import Platform
+from ..platform import Platform
+from .context import PortalState
 
 
 def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
@@ -28,6 +30,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app = Flask(__name__)
     platform = Platform(settings)
     app.extensions["containerpoker"] = platform
+    app.extensions["containerpoker.portal"] = PortalState()
     app.config.update(
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + 256 * 1024,  # the form's overhead
         TEMPLATES_AUTO_RELOAD=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from ..accounts import PASSWORD_MIN
+from ..platform import PASSWORD_MIN
 from .security import page_user
 
 bp = Blueprint("auth", __name__)

@@ -1,4 +1,9 @@
-"""One error shape, chosen in one place: JSON ``{error, detail}`` for the API, a page otherwise."""
+"""One error shape, chosen in one place: JSON ``{error, detail}`` for the API, a page otherwise.
+
+Views never build an error body: they raise a core error (``containerpoker.errors``) and
+:func:`shape` turns it into the response, with its status and headers (``Retry-After``,
+``WWW-Authenticate``). Werkzeug's own HTTP errors (404, 405, 413 ...) get the same shape.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,21 @@ from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import (
+    Busy,
     Conflict,
     ContainerPokerError,
+    EngineError,
     EngineUnavailable,
+    Forbidden,
     ImageMissing,
     InvalidRequest,
     NotFound,
     PoolExhausted,
+    RateLimited,
+    Unauthenticated,
     UploadRejected,
     UploadTooLarge,
+    WrongHost,
 )
 
 _STATUS = [
@@ -22,10 +33,16 @@ _STATUS = [
     (UploadTooLarge, 413),
     (UploadRejected, 400),
     (InvalidRequest, 400),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (WrongHost, 421),
+    (RateLimited, 429),
+    (Busy, 503),
     (EngineUnavailable, 503),
     (ImageMissing, 503),
+    (EngineError, 502),
 ]
 
 _HTTP_WORDS = {
@@ -47,37 +64,40 @@ def error_response(status: int, error: str, detail: str, headers: dict | None = 
     if wants_json():
         response = jsonify(error=error, detail=detail)
     else:
-        response = render_template("error.html", status=status, error=error, detail=detail)
-        response = make_response(response)
+        response = make_response(
+            render_template("error.html", status=status, error=error, detail=detail)
+        )
     response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
 
 
+def shape(exc: ContainerPokerError):
+    """The response for a core error."""
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+    headers = {}
+    if isinstance(exc, (PoolExhausted, RateLimited, Busy)):
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, EngineUnavailable):
+        headers["Retry-After"] = "10"
+    elif isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="containerpoker"'
+    return error_response(status, exc.code, exc.message, headers)
+
+
 def init_app(app: Flask) -> None:
-    @app.errorhandler(ContainerPokerError)
-    def core_error(exc: ContainerPokerError):
-        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
-        headers = {}
-        if isinstance(exc, PoolExhausted):
-            headers["Retry-After"] = str(exc.retry_after)
-        elif isinstance(exc, EngineUnavailable):
-            headers["Retry-After"] = "10"
-        return error_response(status, exc.code, exc.message, headers)
+    app.register_error_handler(ContainerPokerError, shape)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = exc.code or 500
         error, detail = _HTTP_WORDS.get(code, ("error", exc.description or "Something went wrong."))
-        if code == 413:
-            limit = app.extensions["containerpoker"].settings.upload_max_bytes
-            detail = f"That upload is larger than the limit of {limit // (1024 * 1024)} MB."
         headers = {}
         if code == 413:  # refused on its announced size: do not wait for the rest of it
+            limit = app.extensions["containerpoker"].settings.upload_max_bytes
+            detail = f"That upload is larger than the limit of {limit // (1024 * 1024)} MB."
             headers["Connection"] = "close"
-        if code == 429 and exc.response is None and getattr(exc, "retry_after", None):
-            headers["Retry-After"] = str(int(exc.retry_after))
         return error_response(code, error, detail, headers)
 
     @app.errorhandler(Exception)

@@ -1,9 +1,10 @@
-"""The lessons page and its API: list the flows, run one with parameters, narrated live.
+"""The lessons page and its API: list the lessons, run one with parameters, narrated live.
 
-``POST /api/examples/<flow>`` answers with the run's steps as JSON, or, with
-``Accept: text/event-stream``, streams each step as it happens.  Parameters
-are validated before anything runs; a closed page stops the run, and the
-lesson's own clean-up removes what it made.
+``POST /api/lessons/<lesson>`` answers with the run's steps as JSON, or, with
+``Accept: text/event-stream``, streams each step as it happens. Parameters are validated
+before anything runs; a closed page stops the run, and the lesson's own clean-up removes what
+it made. The PRD's names stay as aliases: ``GET /examples``, ``GET /api/examples`` and
+``POST /api/examples/<lesson>``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 
-from ..errors import ContainerPokerError, InvalidRequest
-from ..lessons import lessons, run_lesson
-from ..lessons.framework import find, validate
-from . import streams
-from .api import too_many
-from .platform import get_platform
+from ..errors import Busy, ContainerPokerError, InvalidRequest
+from . import bodies, streams
+from .context import get_platform, limit
 from .security import api_user, login_required, page_login_required, page_user
 
 bp = Blueprint("lessons", __name__)
@@ -28,10 +26,11 @@ _running = threading.BoundedSemaphore(2)  # lessons at once on this portal
 
 
 @bp.get("/lessons")
+@bp.get("/examples")
 @page_login_required()
 def lessons_page():
     by_category: dict[str, list] = {}
-    for lesson in lessons().values():
+    for lesson in get_platform().lessons().values():
         by_category.setdefault(lesson.category, []).append(lesson)
     return render_template("lessons.html", user=page_user(), by_category=by_category)
 
@@ -39,7 +38,7 @@ def lessons_page():
 @bp.get("/lessons/<int:number>/source")
 @page_login_required()
 def lesson_source(number: int):
-    lesson = find(number)
+    lesson, _ = get_platform().find_lesson(number)
     return render_template(
         "lesson_source.html",
         user=page_user(),
@@ -48,37 +47,34 @@ def lesson_source(number: int):
     )
 
 
+@bp.get("/api/lessons")
+@login_required
+def list_lessons():
+    return jsonify(lessons=[lesson.as_dict() for lesson in get_platform().lessons().values()])
+
+
 @bp.get("/api/examples")
 @login_required
 def list_examples():
-    return jsonify(examples=[lesson.as_dict() for lesson in lessons().values()])
+    """The PRD's name for :func:`list_lessons`."""
+    return jsonify(examples=[lesson.as_dict() for lesson in get_platform().lessons().values()])
 
 
-@bp.post("/api/examples/<flow>")
+@bp.post("/api/lessons/<lesson>")
+@bp.post("/api/examples/<lesson>")
 @login_required
-def run_example(flow: str):
+def run(lesson: str):
     platform = get_platform()
-    lesson = find(flow)
     data = request.get_json(silent=True)
     if data is None and request.content_length:
         raise InvalidRequest('Send the parameters as a JSON object, for example {"files": 3}.')
-    raw = data.get("params", data) if isinstance(data, dict) else {}
-    if not isinstance(raw, dict):
-        raise InvalidRequest("'params' must be an object of parameter names and values.")
-    params = validate(lesson, raw)  # 400 before anything runs
-    wait = platform.limiter.hit("lesson:" + api_user().username, *RUNS_PER_USER)
-    if wait:
-        return too_many(f"Too many lesson runs: wait {int(wait)} s.", wait)
+    data = {} if data is None else data
+    body = bodies.parse(bodies.LessonRun, data)
+    chosen, params = platform.find_lesson(lesson, body.params if "params" in data else data)
+    limit("lesson:" + api_user().username, RUNS_PER_USER, "Too many lesson runs: wait {wait} s.")
     if not _running.acquire(blocking=False):
-        response = jsonify(
-            error="busy",
-            detail="Two lessons are running on this portal already: retry in a moment.",
-        )
-        response.status_code = 503
-        response.headers["Retry-After"] = "10"
-        return response
-    settings = platform.settings
-    steps = run_lesson(lesson.number, params, settings=settings)
+        raise Busy("Two lessons are running on this portal already: retry in a moment.")
+    steps = platform.run_lesson(chosen.number, params)
     if request.accept_mimetypes.best == "text/event-stream":
 
         def generate():
@@ -97,12 +93,11 @@ def run_example(flow: str):
     try:
         done = [s.as_dict() for s in steps]
         return jsonify(
-            flow=lesson.number, name=lesson.slug, ok=all(s["ok"] for s in done), steps=done
+            lesson=chosen.number, name=chosen.slug, ok=all(s["ok"] for s in done), steps=done
         )
     except ContainerPokerError as exc:
-        body: Response = jsonify(
-            flow=lesson.number, name=lesson.slug, ok=False, error=exc.code, detail=exc.message
+        return jsonify(
+            lesson=chosen.number, name=chosen.slug, ok=False, error=exc.code, detail=exc.message
         )
-        return body
     finally:
         _running.release()

@@ -4,10 +4,8 @@ recoveries (counted from the event log, so the monitor's recoveries are included
 from __future__ import annotations
 
 from flask import Blueprint, Response
-from sqlalchemy import func, select
 
-from ..store import events
-from .platform import get_platform
+from .context import get_platform, get_state
 
 bp = Blueprint("metrics", __name__)
 
@@ -28,17 +26,12 @@ def metrics():
         lines.append(
             f'containerpoker_pool_warm_target{{runtime="{pool.runtime}"}} {pool.warm_target}'
         )
-    lines += platform.metrics.render_claims()
-    with platform.store.read() as conn:
-        recovered = conn.execute(
-            select(events.c.runtime, func.count())
-            .where(events.c.kind == "recovered")
-            .group_by(events.c.runtime)
-        ).all()
+    lines += get_state().metrics.render_claims()
+    recovered = platform.store.count_events("recovered")
     lines += [
         "# HELP containerpoker_recoveries_total Assigned containers replaced after a failure.",
         "# TYPE containerpoker_recoveries_total counter",
     ]
-    for runtime, count in recovered:
+    for runtime, count in recovered.items():
         lines.append(f'containerpoker_recoveries_total{{runtime="{runtime}"}} {count}')
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

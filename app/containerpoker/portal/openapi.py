@@ -55,6 +55,23 @@ def _op(
     return op
 
 
+def _run_lesson(summary: str) -> dict:
+    return _op(
+        summary + ": its narrated steps as JSON, or streamed with Accept: text/event-stream",
+        errors=(400, 401, 429, 503),
+        params=[
+            {
+                "name": "lesson",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "number or name",
+            }
+        ],
+        body={"application/json": {"schema": {"type": "object"}}},
+    )
+
+
 def _json(properties: dict, required: list[str]) -> dict:
     return {
         "application/json": {
@@ -194,24 +211,10 @@ def spec() -> dict:
                 "get": _op("CPU % and memory", errors=(401, 404), params=[REF])
             },
             "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
-            "/api/examples": {"get": _op("The lessons: number, name, goal, parameters")},
-            "/api/examples/{flow}": {
-                "post": _op(
-                    "Run a lesson: its narrated steps as JSON, or streamed with "
-                    "Accept: text/event-stream",
-                    errors=(400, 401, 429, 503),
-                    params=[
-                        {
-                            "name": "flow",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                            "description": "number or name",
-                        }
-                    ],
-                    body={"application/json": {"schema": {"type": "object"}}},
-                )
-            },
+            "/api/lessons": {"get": _op("The lessons: number, name, goal, parameters")},
+            "/api/lessons/{lesson}": {"post": _run_lesson("Run a lesson")},
+            "/api/examples": {"get": _op("The PRD's name for GET /api/lessons")},
+            "/api/examples/{lesson}": {"post": _run_lesson("The PRD's name for running a lesson")},
             "/api/admin/users": {
                 "get": _op("Users (admin)", errors=(401, 403)),
                 "post": _op(

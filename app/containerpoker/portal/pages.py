@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
 
-from .api import activity, host_load
-from .platform import get_platform
+from .context import get_platform
 from .security import page_login_required, page_user
 
 bp = Blueprint("pages", __name__)
@@ -26,8 +25,8 @@ def dashboard():
         user=user,
         pools=platform.pool.status(),
         containers=platform.control.list(owner=user.username),
-        activity=activity(platform, None if user.is_admin else user.username),
-        host=host_load(),
+        activity=platform.activity(None if user.is_admin else user.username),
+        host=platform.host_load(),
         upload_max_bytes=platform.settings.upload_max_bytes,
     )
 

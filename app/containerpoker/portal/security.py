@@ -20,7 +20,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask import Flask, g, redirect, request, url_for
 from flask_jwt_extended import (
     JWTManager,
     current_user,
@@ -30,10 +30,10 @@ from flask_jwt_extended import (
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 
-from ..accounts import User
 from ..config import SECRET_MIN, Settings
-from ..errors import ConfigError
-from .platform import Platform, get_platform
+from ..errors import ConfigError, Forbidden, Unauthenticated, WrongHost
+from ..platform import Platform, User
+from .errors import shape
 
 jwt = JWTManager()
 KEY_FILE = "portal-secret.key"
@@ -71,7 +71,7 @@ def init_app(app: Flask, platform: Platform) -> None:
         JWT_COOKIE_CSRF_PROTECT=True,
         JWT_CSRF_CHECK_FORM=False,  # the header only
         JWT_COOKIE_SAMESITE="Strict",
-        JWT_COOKIE_SECURE=os.environ.get("CONTAINERPOKER_COOKIE_SECURE") == "1",
+        JWT_COOKIE_SECURE=settings.cookie_secure,
         JWT_SESSION_COOKIE=True,
         JWT_ERROR_MESSAGE_KEY="detail",
     )
@@ -95,10 +95,7 @@ def init_app(app: Flask, platform: Platform) -> None:
         return user
 
     def unauthorized(error: str, detail: str):
-        response = jsonify(error=error, detail=detail)
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer realm="containerpoker"'
-        return response
+        return shape(Unauthenticated(detail, code=error))
 
     jwt.unauthorized_loader(lambda why: unauthorized("unauthorized", _explain(why)))
     jwt.invalid_token_loader(
@@ -123,17 +120,14 @@ def init_app(app: Flask, platform: Platform) -> None:
             url = portal_url(settings)
             if request.method == "GET" and not request.path.startswith("/api/"):
                 return redirect(url + request.full_path.lstrip("/").rstrip("?"), code=302)
-            response = jsonify(
-                error="wrong_host",
-                detail=f"{host} is where users' containers are published; the portal is at {url}.",
+            raise WrongHost(
+                f"{host} is where users' containers are published; the portal is at {url}."
             )
-            response.status_code = 421
-            return response
         if any(name in request.args for name in _URL_TOKEN_NAMES):
-            return unauthorized(
-                "token_in_url",
+            raise Unauthenticated(
                 "Tokens are never accepted in the URL (they end up in logs and histories): "
                 "send an Authorization: Bearer header.",
+                code="token_in_url",
             )
         return None
 
@@ -189,9 +183,7 @@ def admin_required(view):
     def wrapper(*args, **kwargs):
         verify_jwt_in_request()
         if not current_user.is_admin:
-            response = jsonify(error="forbidden", detail="This needs an admin account.")
-            response.status_code = 403
-            return response
+            raise Forbidden("This needs an admin account.")
         return view(*args, **kwargs)
 
     return wrapper
@@ -214,7 +206,7 @@ def page_login_required(admin: bool = False):
             if user is None:
                 return redirect(url_for("auth.login_page", next=request.path))
             if admin and not user.is_admin:
-                abort(403)
+                raise Forbidden("This page is for admins.")
             return view(*args, **kwargs)
 
         return wrapper
@@ -225,7 +217,6 @@ def page_login_required(admin: bool = False):
 __all__ = [
     "admin_required",
     "api_user",
-    "get_platform",
     "init_app",
     "login_required",
     "page_login_required",

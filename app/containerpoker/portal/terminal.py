@@ -19,9 +19,7 @@ from flask_jwt_extended import current_user, verify_jwt_in_request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from ..lessons.flow2_shell import shell_container
-from ..lessons.framework import Lab, docker_client
-from .platform import get_platform
+from .context import get_platform
 from .security import page_login_required, page_user, portal_url
 
 bp = Blueprint("terminal", __name__)
@@ -82,23 +80,15 @@ def shell(ws) -> None:
             ws.close(reason=1008, message="You have two terminals open already: close one.")
             return
         _shells_per_user[username] = _shells_per_user.get(username, 0) + 1
-    platform = get_platform()
-    client = docker_client(platform.settings)
-    lab = Lab(client, 2, extra_labels=dict(platform.settings.extra_labels))
-    attached = None
+    session = None
     try:
-        container = shell_container(lab, lab.name("shell"), "xterm-256color")
-        container.start()
-        attached = client.api.attach_socket(
-            container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        )
-        conn = attached._sock
-        conn.sendall(b"\n")  # bash printed its first prompt before we attached: ask again
+        session = get_platform().open_shell("xterm-256color")
+        session.send(b"\n")  # bash printed its first prompt before we attached: ask again
 
         def container_to_page() -> None:
             try:
                 while True:
-                    data = conn.recv(4096)
+                    data = session.recv(4096)
                     if not data:
                         break
                     ws.send(data.decode("utf-8", errors="replace"))
@@ -116,19 +106,15 @@ def shell(ws) -> None:
             if isinstance(message, str) and message.startswith("\x00"):
                 try:  # a control message from the page: {"cols": .., "rows": ..}
                     size = json.loads(message[1:])
-                    client.api.resize(
-                        container.id, height=int(size["rows"]), width=int(size["cols"])
-                    )
+                    session.resize(int(size["rows"]), int(size["cols"]))
                 except Exception:  # noqa: BLE001 - a malformed control message is ignored
                     pass
                 continue
-            conn.sendall(message.encode() if isinstance(message, str) else message)
+            session.send(message.encode() if isinstance(message, str) else message)
     except ConnectionClosed:
         pass
     finally:  # the page closed, the shell exited or something failed: remove it all
-        if attached is not None:
-            attached.close()
-        lab.cleanup()
-        client.close()
+        if session is not None:
+            session.close()
         with _shells_lock:
             _shells_per_user[username] -= 1

@@ -325,14 +325,14 @@ function renderStep(list, step) {
 }
 
 async function runLesson(form) {
-  const list = document.querySelector(`[data-steps="${form.dataset.flow}"]`);
+  const list = document.querySelector(`[data-steps="${form.dataset.lesson}"]`);
   const button = form.querySelector("button[type=submit]");
   const params = {};
   for (const [key, value] of new FormData(form).entries()) params[key] = value;
   list.replaceChildren();
   button.disabled = true;
   try {
-    const response = await fetch(`/api/examples/${form.dataset.flow}`, {
+    const response = await fetch(`/api/lessons/${form.dataset.lesson}`, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "text/event-stream",
                  "X-CSRF-TOKEN": cookie("csrf_access_token") },
@@ -360,7 +360,7 @@ async function runLesson(form) {
         const payload = JSON.parse(data);
         if (name === "step") renderStep(list, payload);
         if (name === "done") {
-          if (payload.ok) flash(`Lesson ${form.dataset.flow} finished: everything it made is removed.`);
+          if (payload.ok) flash(`Lesson ${form.dataset.lesson} finished: everything it made is removed.`);
           else flash(payload.detail, "error");
         }
       }

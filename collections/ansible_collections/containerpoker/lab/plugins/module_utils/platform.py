@@ -1,6 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: containerpoker developers; MIT licence.
-"""What every containerpoker.lab module shares: importing the core, reading its configuration."""
+"""What every containerpoker.lab module shares: importing the core, reading its configuration,
+opening the platform, and reporting what it did.
+
+Modules are thin: each opens one ``Platform`` (the core's composition root) and calls a use case
+that returns a plan. In check mode the platform is opened for plans only (it writes nothing:
+no data folder, no tables, no rows), and the very same use case reports what it would do.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,16 @@ from ansible.module_utils.basic import missing_required_lib
 try:
     from containerpoker.config import load_settings
     from containerpoker.errors import ContainerPokerError
+    from containerpoker.platform import Platform
 
     CORE_IMPORT_ERROR = None
 except ImportError:
     load_settings = None
+    Platform = None
     ContainerPokerError = Exception
     CORE_IMPORT_ERROR = traceback.format_exc()
+
+PREFIX = "CONTAINERPOKER_"
 
 DEFAULT_ENV_FILE = "/etc/containerpoker/containerpoker.env"
 
@@ -43,6 +53,16 @@ def require_core(module):
         )
 
 
+def config_env(config):
+    """The ``config`` option as environment keys: ``{"nginx_warm": 8}`` ->
+    ``{"CONTAINERPOKER_NGINX_WARM": "8"}``; the prefix may be given, in any case."""
+    env = {}
+    for key, value in (config or {}).items():
+        name = str(key).upper()
+        env[name if name.startswith(PREFIX) else PREFIX + name] = str(value)
+    return env
+
+
 def platform_settings(module):
     """The platform's settings: its env file, then ``config`` (CONTAINERPOKER_* keys) on top."""
     require_core(module)
@@ -52,15 +72,32 @@ def platform_settings(module):
         env_file = DEFAULT_ENV_FILE
     if env_file is not None and not os.path.exists(env_file):
         module.fail_json(msg="The env_file %s does not exist." % env_file)
-    for key, value in (module.params.get("config") or {}).items():
-        name = key if key.startswith("CONTAINERPOKER_") else "CONTAINERPOKER_" + key.upper()
-        env[name] = str(value)
+    env.update(config_env(module.params.get("config")))
     try:
         settings = load_settings(env=env, env_file=env_file)
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
     act_as_owner(module, settings.data_dir)
     return settings
+
+
+def open_platform(module, read_only=False):
+    """The platform; one that writes nothing (plans only) in check mode or when ``read_only``
+    (the info modules)."""
+    settings = platform_settings(module)
+    try:
+        return Platform(settings, plans_only=module.check_mode or read_only)
+    except ContainerPokerError as exc:
+        module.fail_json(msg=str(exc))
+
+
+def plan_result(module, plan, **extra):
+    """What a module returns for a core plan: ``changed`` and ``actions`` from the plan itself
+    (what was done, or in check mode what would be), and a diff when asked for."""
+    result = dict(changed=plan.changed, actions=list(plan.actions), **extra)
+    if module._diff:
+        result["diff"] = dict(before=plan.before, after=plan.after)
+    return result
 
 
 def act_as_owner(module, data_dir):

@@ -34,7 +34,7 @@ attributes:
     description: Returns what would be replaced, and replaces nothing.
   diff_mode:
     support: none
-    description: Returns no diff; RV(replaced) names the containers replaced.
+    description: Returns no diff (nothing a person reads changes); RV(replaced) names the containers.
   idempotent:
     support: none
     description: Replacing is an action; every run replaces what matches.
@@ -53,6 +53,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+actions:
+  description: What was done (or, in check mode, would be), in words.
+  returned: always
+  type: list
+  elements: str
 replaced:
   description: The names of the containers replaced (or that would be, in check mode).
   returned: always
@@ -65,7 +70,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
     PLATFORM_ARGS,
     ContainerPokerError,
-    platform_settings,
+    open_platform,
+    plan_result,
 )
 
 
@@ -81,29 +87,19 @@ def main():
         mutually_exclusive=[("container", "runtime", "owner")],
         supports_check_mode=True,
     )
-    settings = platform_settings(module)
-    from containerpoker.pool import PoolManager
-
     params = module.params
+    platform = open_platform(module)
     try:
-        with PoolManager(settings) as pool:
-            if params["container"]:
-                matching = [pool.get(params["container"]).name]
-            else:
-                matching = [
-                    c.name
-                    for c in pool.containers(owner=params["owner"], runtime=params["runtime"])
-                    if c.state in ("ready", "assigned", "failed")
-                ]
-            replaced = matching
-            if matching and not module.check_mode:
-                replaced = pool.reset(
-                    params["container"], runtime=params["runtime"], owner=params["owner"]
-                )
-                pool.wait_idle()
+        with platform:
+            plan = platform.pool.reset(
+                params["container"],
+                runtime=params["runtime"],
+                owner=params["owner"],
+                apply=not module.check_mode,
+            )
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(replaced), replaced=replaced)
+    module.exit_json(**plan_result(module, plan, replaced=plan.keys("replaced")))
 
 
 if __name__ == "__main__":

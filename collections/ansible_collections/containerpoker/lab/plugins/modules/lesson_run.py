@@ -12,17 +12,19 @@ description:
   - Runs one of the eight orchestration lessons against the platform's Docker engine, with
     parameters, and returns each step (title, idea, the Docker call made, its result).
   - Every object the lesson creates is removed when it ends, also when it fails.
-  - Fails with the lesson's own message when its check fails, or when the flow or a parameter
+  - Fails with the lesson's own message when its check fails, or when the lesson or a parameter
     is not valid (then nothing is created).
+  - Reports a change, since a run creates containers, networks and volumes (and removes them again).
 version_added: 0.1.0
 author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
 options:
-  flow:
+  lesson:
     description: The lesson, by number (1 to 8) or name (for example C(volumes)).
     type: str
     required: true
+    aliases: [flow]
   params:
     description: The lesson's parameters; C(containerpoker lesson list) shows them.
     type: dict
@@ -30,7 +32,8 @@ options:
 attributes:
   check_mode:
     support: partial
-    description: Validates the flow and its parameters and runs nothing.
+    description: Validates the lesson and its parameters, runs nothing, and reports the change a
+      run would make.
     details:
       - In check mode the module finds the lesson and validates O(params) against it, returns
         RV(lesson) and an empty RV(steps), and creates nothing.
@@ -40,14 +43,14 @@ attributes:
     support: none
     description: Returns no diff; RV(steps) narrates what the lesson did.
   idempotent:
-    support: full
-    description: A lesson leaves nothing behind, so it reports no change.
+    support: none
+    description: Every run creates and removes the lesson's objects, and reports that change.
 """
 
 EXAMPLES = r"""
 - name: Lesson 4, multi-container dependencies
   containerpoker.lab.lesson_run:
-    flow: 4
+    lesson: 4
     params:
       requests: 5
   register: lesson
@@ -70,45 +73,42 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
     PLATFORM_ARGS,
     ContainerPokerError,
-    platform_settings,
+    open_platform,
 )
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            flow=dict(type="str", required=True),
+            lesson=dict(type="str", required=True, aliases=["flow"]),
             params=dict(type="dict", default={}),
             **PLATFORM_ARGS,
         ),
         supports_check_mode=True,
     )
-    settings = platform_settings(module)
-    from containerpoker.lessons import run_lesson
-    from containerpoker.lessons.framework import find, validate
-
-    try:
-        lesson = find(module.params["flow"])
-        validate(lesson, module.params["params"])
-    except ContainerPokerError as exc:
-        module.fail_json(msg=str(exc))
-    info = {
-        "number": lesson.number,
-        "name": lesson.slug,
-        "title": lesson.title,
-        "goal": lesson.goal,
-    }
-    if module.check_mode:
-        module.exit_json(changed=False, lesson=info, steps=[])
-    steps = []
-    try:
-        for step in run_lesson(lesson.number, module.params["params"], settings=settings):
-            steps.append(step.as_dict())
-    except ContainerPokerError as exc:
-        module.fail_json(
-            msg="Lesson %d failed: %s" % (lesson.number, exc), lesson=info, steps=steps
-        )
-    module.exit_json(changed=False, lesson=info, steps=steps)
+    platform = open_platform(module)
+    with platform:
+        try:
+            lesson, params = platform.find_lesson(module.params["lesson"], module.params["params"])
+        except ContainerPokerError as exc:
+            module.fail_json(msg=str(exc))
+        info = {
+            "number": lesson.number,
+            "name": lesson.slug,
+            "title": lesson.title,
+            "goal": lesson.goal,
+        }
+        if module.check_mode:
+            module.exit_json(changed=True, lesson=info, steps=[])
+        steps = []
+        try:
+            for step in platform.run_lesson(lesson.number, params):
+                steps.append(step.as_dict())
+        except ContainerPokerError as exc:
+            module.fail_json(
+                msg="Lesson %d failed: %s" % (lesson.number, exc), lesson=info, steps=steps
+            )
+    module.exit_json(changed=True, lesson=info, steps=steps)
 
 
 if __name__ == "__main__":

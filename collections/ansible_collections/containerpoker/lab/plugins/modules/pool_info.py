@@ -62,7 +62,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
     PLATFORM_ARGS,
     ContainerPokerError,
-    platform_settings,
+    open_platform,
 )
 
 
@@ -71,19 +71,14 @@ def main():
         argument_spec=dict(owner=dict(type="str"), runtime=dict(type="str"), **PLATFORM_ARGS),
         supports_check_mode=True,
     )
-    settings = platform_settings(module)
-    from containerpoker.pool import PoolManager
-    from containerpoker.store import Store
-
+    platform = open_platform(module, read_only=True)
     try:
-        with PoolManager(settings, store=Store(settings.database_url)) as pool:
+        with platform:
+            pool = platform.pool
             pools = [s.as_dict() for s in pool.status()]
-            containers = [
-                c.as_dict()
-                for c in pool.containers(
-                    owner=module.params["owner"], runtime=module.params["runtime"]
-                )
-            ]
+            params = module.params
+            found = pool.containers(owner=params["owner"], runtime=params["runtime"])
+            containers = [c.as_dict() for c in found]
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, pools=pools, containers=containers)

@@ -36,8 +36,8 @@ attributes:
     support: full
     description: Reports what would be created or removed, and does nothing.
   diff_mode:
-    support: none
-    description: Returns no diff; RV(actions) and RV(created) say what changed.
+    support: full
+    description: The warm size of each pool before and after.
   idempotent:
     support: full
     description: A second run with the same options creates nothing and reports no change.
@@ -62,10 +62,15 @@ actions:
   elements: str
   sample: ["nginx: created 2 warm containers"]
 created:
-  description: Containers created per runtime.
+  description: Warm containers created (or, in check mode, that would be) per runtime.
   returned: always
   type: dict
   sample: {nginx: 2}
+removed:
+  description: Warm containers removed (or that would be) per runtime, when a size went down.
+  returned: always
+  type: dict
+  sample: {python: 1}
 pools:
   description: The pools after the run (ready, warming, assigned ... per runtime).
   returned: always
@@ -78,7 +83,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
     PLATFORM_ARGS,
     ContainerPokerError,
-    platform_settings,
+    open_platform,
+    plan_result,
 )
 
 
@@ -91,46 +97,26 @@ def main():
         ),
         supports_check_mode=True,
     )
-    settings = platform_settings(module)
-    from containerpoker.pool import PoolManager
-
-    sizes = module.params["sizes"]
-    wanted = list(module.params["runtimes"]) or list(sizes) or list(settings.runtimes)
-    for name in list(wanted) + list(sizes):
-        if name not in settings.runtimes:
-            module.fail_json(
-                msg="Unknown runtime %r: choose one of %s." % (name, ", ".join(settings.runtimes))
-            )
-    for name, size in sizes.items():
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            module.fail_json(msg="sizes.%s must be a whole number, 0 or more." % name)
-    actions, created = [], {}
+    platform = open_platform(module)
     try:
-        with PoolManager(settings) as pool:
-            before = {s.runtime: s for s in pool.status()}
-            for name in wanted:
-                status = before[name]
-                target = sizes.get(name, status.warm_target)
-                have = status.ready + status.warming
-                if target != status.warm_target:
-                    actions.append("%s: warm size %d -> %d" % (name, status.warm_target, target))
-                if target > have:
-                    actions.append("%s: created %d warm containers" % (name, target - have))
-                    created[name] = target - have
-                elif target < have:
-                    actions.append("%s: removed %d warm containers" % (name, have - target))
-                    created[name] = target - have
-            if not module.check_mode:
-                for name in wanted:
-                    if name in sizes:
-                        pool.resize(name, sizes[name])
-                    else:
-                        pool.init([name])
-                pool.wait_idle()
-            pools = [s.as_dict() for s in pool.status()]
+        with platform:
+            plan = platform.pool.init(
+                module.params["runtimes"] or None,
+                sizes=module.params["sizes"],
+                apply=not module.check_mode,
+            )
+            pools = [s.as_dict() for s in platform.pool.status()]
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(actions), actions=actions, created=created, pools=pools)
+    module.exit_json(
+        **plan_result(
+            module,
+            plan,
+            created=plan.changes.get("created", {}),
+            removed=plan.changes.get("removed", {}),
+            pools=pools,
+        )
+    )
 
 
 if __name__ == "__main__":

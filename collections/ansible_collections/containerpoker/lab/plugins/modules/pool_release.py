@@ -39,6 +39,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+actions:
+  description: What was done (or, in check mode, would be), in words.
+  returned: always
+  type: list
+  elements: str
 released:
   description: The names of the containers released (or that would be, in check mode).
   returned: always
@@ -51,7 +56,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
     PLATFORM_ARGS,
     ContainerPokerError,
-    platform_settings,
+    open_platform,
+    plan_result,
 )
 
 
@@ -60,18 +66,13 @@ def main():
         argument_spec=dict(owner=dict(type="str", required=True), **PLATFORM_ARGS),
         supports_check_mode=True,
     )
-    settings = platform_settings(module)
-    from containerpoker.pool import PoolManager
-
+    platform = open_platform(module)
     try:
-        with PoolManager(settings) as pool:
-            held = [c.name for c in pool.containers(owner=module.params["owner"])]
-            released = held
-            if held and not module.check_mode:
-                released = [a.name for a in pool.release_all(module.params["owner"])]
+        with platform:
+            plan = platform.pool.release_all(module.params["owner"], apply=not module.check_mode)
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(released), released=released)
+    module.exit_json(**plan_result(module, plan, released=plan.keys("released")))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ DOCUMENTATION = r"""
 module: portal_user
 short_description: Manage a containerpoker portal account
 description:
-  - Makes a portal account present (optionally an admin) or absent. Removing a user releases
-    their containers first.
-  - An existing account's password is left alone unless O(update_password=always).
+  - Makes a portal account present (optionally an admin, with the given e-mail address) or
+    absent. Removing a user releases their containers first; the last admin is never removed.
+  - An existing account's password is left alone unless O(update_password=always); then it is
+    set only when it differs, so the module reports a change only when there was one.
 version_added: 0.1.0
 author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
@@ -27,7 +28,7 @@ options:
     choices: [present, absent]
     default: present
   email:
-    description: The e-mail address; required to create an account.
+    description: The e-mail address; required to create an account, changed when it differs.
     type: str
   password:
     description: The password; required to create an account.
@@ -36,7 +37,8 @@ options:
     description: Whether the account is an admin; left as it is when not given.
     type: bool
   update_password:
-    description: C(always) sets the password on every run; C(on_create) only when creating.
+    description: C(always) makes the password the given one on every run (a change only when it
+      differed); C(on_create) sets it only when creating.
     type: str
     choices: [always, on_create]
     default: on_create
@@ -46,11 +48,13 @@ attributes:
     description: Returns the RV(actions) it would take and changes nothing; it refuses to remove
       the last admin in check mode too.
   diff_mode:
-    support: none
-    description: Returns no diff; RV(actions) says what changed, in words.
+    support: full
+    description: The account's presence, e-mail address and admin role before and after (never
+      the password).
   idempotent:
-    support: partial
-    description: Idempotent unless O(update_password=always), which sets the password on every run.
+    support: full
+    description: A second run with the same options changes nothing, with O(update_password=always)
+      too.
 """
 
 EXAMPLES = r"""
@@ -84,8 +88,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
     PLATFORM_ARGS,
     ContainerPokerError,
-    platform_settings,
+    open_platform,
 )
+
+
+def shown(user):
+    """What the diff shows of an account (never its password)."""
+    if user is None:
+        return {"state": "absent"}
+    return {"state": "present", "email": user.email, "admin": user.is_admin}
 
 
 def main():
@@ -103,55 +114,42 @@ def main():
         ),
         supports_check_mode=True,
     )
-    settings = platform_settings(module)
-    from containerpoker.accounts import Accounts, check_password, hash_password
-    from containerpoker.store import Store, users
-
     p = module.params
-    accounts = Accounts(Store(settings.database_url))
+    # In check mode the platform works on an in-memory copy of the database: the same calls
+    # run, and nothing is written anywhere.
+    platform = open_platform(module)
     actions = []
     try:
-        user = accounts.find(p["name"])
-        if p["state"] == "absent":
-            if user is not None:
-                if user.is_admin and accounts.count_admins() <= 1:  # also in check mode
-                    module.fail_json(
-                        msg="%s is the last admin: promote someone else first." % user.username
-                    )
-                actions.append("deleted %s" % user.username)
-                if not module.check_mode:
-                    from containerpoker.pool import PoolManager
-
-                    with PoolManager(settings, store=accounts.store) as pool:
-                        released = pool.release_all(user.username)
-                    accounts.delete(user.username)
-                    actions.append("released %d containers" % len(released))
-            module.exit_json(changed=bool(actions), actions=actions)
-        if user is None:
-            if not p["email"] or not p["password"]:
-                module.fail_json(msg="Creating %s needs email and password." % p["name"])
-            actions.append("created %s" % p["name"] + (" (admin)" if p["admin"] else ""))
-            if not module.check_mode:
+        with platform:
+            accounts = platform.accounts
+            user = before = accounts.find(p["name"])
+            if p["state"] == "absent":
+                if user is not None:
+                    plan = platform.delete_user(user.username, apply=not module.check_mode)
+                    actions += plan.actions
+                    user = None
+            elif user is None:
+                if not p["email"] or not p["password"]:
+                    module.fail_json(msg="Creating %s needs email and password." % p["name"])
                 user = accounts.create(p["name"], p["email"], p["password"], admin=bool(p["admin"]))
-        else:
-            if p["admin"] is not None and user.is_admin != p["admin"]:
-                actions.append(("promoted " if p["admin"] else "demoted ") + user.username)
-                if not module.check_mode:
-                    user, _ = accounts.set_admin(user.username, p["admin"])
-            if p["update_password"] == "always" and p["password"]:
-                check_password(p["password"], user.username)
-                actions.append("set the password of %s" % user.username)
-                if not module.check_mode:
-                    hashed = hash_password(p["password"])
-                    with accounts.store.write() as conn:
-                        conn.execute(
-                            users.update().where(users.c.id == user.id).values(password_hash=hashed)
-                        )
+                actions.append("created %s" % user.username + (" (admin)" if p["admin"] else ""))
+            else:
+                if p["email"] and accounts.set_email(user.username, p["email"]):
+                    actions.append("set the e-mail address of %s" % user.username)
+                if p["admin"] is not None and user.is_admin != p["admin"]:
+                    accounts.set_admin(user.username, p["admin"])
+                    actions.append(("promoted " if p["admin"] else "demoted ") + user.username)
+                wants_password = p["update_password"] == "always" and p["password"]
+                if wants_password and platform.set_password(user.username, p["password"]):
+                    actions.append("set the password of %s" % user.username)
+                user = accounts.get(user.username)
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
     result = {"changed": bool(actions), "actions": actions}
     if user is not None:
         result["user"] = user.as_dict()
+    if module._diff:
+        result["diff"] = {"before": shown(before), "after": shown(user)}
     module.exit_json(**result)
 
 

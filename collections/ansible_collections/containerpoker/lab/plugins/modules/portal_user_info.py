@@ -54,7 +54,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.containerpoker.lab.plugins.module_utils.platform import (
     PLATFORM_ARGS,
     ContainerPokerError,
-    platform_settings,
+    open_platform,
 )
 
 
@@ -63,17 +63,14 @@ def main():
         argument_spec=dict(name=dict(type="str"), **PLATFORM_ARGS),
         supports_check_mode=True,
     )
-    settings = platform_settings(module)
-    from containerpoker.accounts import Accounts
-    from containerpoker.store import Store
-
+    platform = open_platform(module, read_only=True)
     try:
-        accounts = Accounts(Store(settings.database_url))
-        if module.params["name"] is None:
-            found = accounts.list()
-        else:
-            user = accounts.find(module.params["name"])
-            found = [user] if user is not None else []
+        with platform:
+            if module.params["name"] is None:
+                found = platform.accounts.list()
+            else:
+                user = platform.accounts.find(module.params["name"])
+                found = [user] if user is not None else []
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, users=[u.as_dict() for u in found])

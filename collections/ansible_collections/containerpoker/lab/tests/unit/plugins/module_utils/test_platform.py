@@ -2,11 +2,11 @@
 # Copyright: containerpoker developers; MIT licence.
 """Unit tests for module_utils/platform.py: how a module's options become the core's settings.
 
-The translation of the ``config`` option into CONTAINERPOKER_* environment keys is not a separate
-function today: it lives inside ``platform_settings(module)``, between reading ``os.environ`` and
-calling the core's ``load_settings(env=..., env_file=...)``. These tests therefore drive
-``platform_settings`` with a stand-in module and a recording ``load_settings``, and look at the
-environment and env file it hands to the core. They run without the containerpoker core (which
+The translation of the ``config`` option into CONTAINERPOKER_* environment keys is
+``config_env``; ``platform_settings(module)`` puts it over ``os.environ`` and hands it to the
+core's ``load_settings(env=..., env_file=...)``. These tests drive ``platform_settings`` with a
+stand-in module and a recording ``load_settings``, and look at the environment and env file it
+hands to the core. They run without the containerpoker core (which
 the units virtual environment does not have) and without a Docker engine.
 """
 
@@ -119,11 +119,6 @@ def test_the_process_environment_itself_is_not_changed(core):
     assert "CONTAINERPOKER_INSTANCE" not in platform.os.environ
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="platform_settings() tests for the prefix case-sensitively and upper-cases only the "
-    "names it prefixes, so a lower-case prefixed name gets the prefix twice",
-)
 def test_a_lower_case_prefixed_name_is_not_prefixed_twice(core):
     platform.platform_settings(FakeModule(config={"containerpoker_instance": "lab2"}))
     assert containerpoker_keys(settings_env(core)) == {"CONTAINERPOKER_INSTANCE": "lab2"}
@@ -181,3 +176,17 @@ def test_platform_args_declare_the_options_the_doc_fragment_documents():
         "env_file": {"type": "path"},
         "config": {"type": "dict", "default": {}},
     }
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"nginx_warm": 8}, {"CONTAINERPOKER_NGINX_WARM": "8"}),
+        ({"CONTAINERPOKER_INSTANCE": "a"}, {"CONTAINERPOKER_INSTANCE": "a"}),
+        ({"containerpoker_instance": "a"}, {"CONTAINERPOKER_INSTANCE": "a"}),
+        ({}, {}),
+        (None, {}),
+    ],
+)
+def test_config_env_is_the_pure_translation(config, expected):
+    assert platform.config_env(config) == expected

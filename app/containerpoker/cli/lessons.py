@@ -1,18 +1,20 @@
-"""``containerpoker lesson list|run``: the classroom on the command line."""
+"""``containerpoker lesson list|run|shell``: the classroom on the command line."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from .cli import Context, cli, console, pass_ctx
-from .errors import InvalidRequest
+from ..errors import InvalidRequest
+from .common import Context, console, pass_ctx
 
 
-@cli.group()
+@click.group()
 def lesson() -> None:
     """The eight orchestration lessons: list them, run one, or open a shell (lesson 2)."""
 
@@ -21,9 +23,9 @@ def lesson() -> None:
 @pass_ctx
 def lesson_list(ctx: Context) -> None:
     """List the lessons with their learning goals and parameters."""
-    from .lessons import lessons
+    from ..platform import Platform
 
-    table_data = [item.as_dict() for item in lessons().values()]
+    table_data = [item.as_dict() for item in Platform.lessons().values()]
 
     def human() -> None:
         table = Table("#", "lesson", "category", "learning goal", "parameters")
@@ -37,7 +39,7 @@ def lesson_list(ctx: Context) -> None:
     ctx.emit(table_data, human)
 
 
-def _params(pairs: tuple[str, ...]) -> dict[str, str]:
+def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     parsed = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -48,7 +50,7 @@ def _params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @lesson.command("run")
-@click.argument("flow")
+@click.argument("lesson_ref", metavar="LESSON")
 @click.option(
     "--param",
     "-p",
@@ -58,20 +60,17 @@ def _params(pairs: tuple[str, ...]) -> dict[str, str]:
     help="A lesson parameter (repeatable); `lesson list` shows them.",
 )
 @pass_ctx
-def lesson_run(ctx: Context, flow: str, pairs: tuple[str, ...]) -> None:
-    """Run lesson FLOW (its number or name), narrating each step; exit 1 if it fails."""
-    from .lessons import run_lesson
-    from .lessons.framework import find, validate
+def lesson_run(ctx: Context, lesson_ref: str, pairs: tuple[str, ...]) -> None:
+    """Run LESSON (its number or name), narrating each step; exit 1 if it fails."""
+    from ..platform import Platform
 
-    chosen = find(flow)
-    params = validate(chosen, _params(pairs))  # bad input: refused before anything runs
+    # Bad input is refused here, before anything runs.
+    chosen, params = Platform.find_lesson(lesson_ref, parse_params(pairs))
     steps = []
     if not ctx.as_json:
         console.print(f"[bold]Lesson {chosen.number}: {chosen.title}[/]  [dim]{chosen.goal}[/]\n")
     try:
-        for number, step in enumerate(
-            run_lesson(chosen.number, params, settings=ctx.settings), start=1
-        ):
+        for number, step in enumerate(ctx.platform().run_lesson(chosen.number, params), start=1):
             steps.append(step.as_dict())
             if ctx.as_json:
                 continue
@@ -84,9 +83,7 @@ def lesson_run(ctx: Context, flow: str, pairs: tuple[str, ...]) -> None:
                 console.print(Text.assemble(("   → ", "dim"), line), soft_wrap=True)
     finally:
         if ctx.as_json:
-            click.echo(
-                __import__("json").dumps({"lesson": chosen.number, "steps": steps}, indent=2)
-            )
+            click.echo(json.dumps({"lesson": chosen.number, "steps": steps}, indent=2))
             sys.stdout.flush()
 
 
@@ -97,28 +94,18 @@ def lesson_shell(ctx: Context) -> None:
 
     The container is labelled like every lesson's and removed when you `exit`.
     """
-    import os
-
-    import dockerpty
-
-    from .lessons.flow2_shell import shell_container
-    from .lessons.framework import Lab, docker_client
-
     if not sys.stdin.isatty():
         raise InvalidRequest(
             "`lesson shell` attaches your terminal: run it from a terminal "
             "(or `lesson run 2` for the narrated version)."
         )
-    client = docker_client(ctx.settings)
-    lab = Lab(client, 2, extra_labels=dict(ctx.settings.extra_labels))
+    session = ctx.platform().open_shell(os.environ.get("TERM", "xterm"))
     try:
-        container = shell_container(lab, lab.name("shell"), os.environ.get("TERM", "xterm"))
         console.print(
-            f"[bold]A shell in {container.name}[/] (debian:bookworm-slim). "
+            f"[bold]A shell in {session.name}[/] (debian:bookworm-slim). "
             "Type [cyan]exit[/] to leave: the container is removed then."
         )
-        dockerpty.start(client.api, container.id)
+        session.attach_terminal()
     finally:
-        removed = lab.cleanup()
-        client.close()
+        removed = session.close()
         console.print(f"Removed {', '.join(removed) or 'nothing'}.")

@@ -8,11 +8,11 @@ import time
 
 import click
 
-from .cli import Context, cli, console, pass_ctx
-from .errors import InvalidRequest
+from ..errors import InvalidRequest
+from .common import Context, console, pass_ctx
 
 
-@cli.command()
+@click.command()
 @click.option("--once", "mode", flag_value="once", help="One full pass (what the timer runs).")
 @click.option(
     "--watch",
@@ -37,7 +37,7 @@ from .errors import InvalidRequest
 def monitor(ctx: Context, mode: str | None, show_log: bool, settle: float) -> None:
     """Recover failed pool containers: a replaced assigned container keeps its owner, port and
     files. Both modes use `pool reconcile` and can run at the same time."""
-    from .monitor import Monitor, read_log
+    from ..monitor import Monitor, read_log
 
     if show_log:
         entries = read_log(ctx.settings.data_dir / "recovery.log")
@@ -64,7 +64,7 @@ def monitor(ctx: Context, mode: str | None, show_log: bool, settle: float) -> No
             "`containerpoker monitor --watch` (follow Docker events)."
         )
     say = (lambda _text: None) if ctx.quiet else _say
-    watcher = Monitor(ctx.pool(), say=say)
+    watcher = Monitor(ctx.platform(), say=say)
     if mode == "once":
         report = watcher.once()
         if ctx.as_json:

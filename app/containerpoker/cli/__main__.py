@@ -1,0 +1,5 @@
+"""``python -m containerpoker.cli``."""
+
+from . import main
+
+main()

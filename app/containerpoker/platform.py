@@ -1,0 +1,238 @@
+"""The composition root: one object, assembled from ``Settings``, that owns everything.
+
+The portal, the CLI, the recovery monitor and the Ansible modules each build one
+:class:`Platform` and use it, and nothing below it: its store, accounts, pool, engine and
+lessons, and the use cases that more than one front end needs, written here once:
+
+- deleting a user: the last-admin check comes first, then the user's containers are
+  released, then the account is removed;
+- setting a password;
+- the host's load;
+- opening an interactive shell session on a fresh lesson container.
+
+The engine is connected on first use, so a platform opens (and its front end can say what is
+wrong) while Docker is down. ``Platform(settings, plans_only=True)`` writes nothing anywhere:
+it works on an in-memory copy of the database, for Ansible's check mode and ``--dry-run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+
+from .accounts import PASSWORD_MIN, Accounts, User
+from .config import Settings
+from .containers import ContainerControl
+from .engine import Engine, open_engine
+from .errors import ConfigError, ContainerPokerError
+from .pool import Plan, Pool
+from .pool.warming import Progress
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Platform:
+    """Settings, store, accounts, engine, pool and lessons, and the shared use cases."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        plans_only: bool = False,
+        progress: Progress | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.plans_only = plans_only
+        self.progress = progress
+        if not plans_only:
+            try:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"Cannot create the data directory {settings.data_dir}: {exc.strerror}. "
+                    "Set CONTAINERPOKER_DATA_DIR to a writable directory."
+                ) from None
+        url = settings.database_url
+        self.store = Store.for_plans(url) if plans_only else Store(url)
+        self.accounts = Accounts(self.store)
+        self._engine = engine
+        self._pool: Pool | None = None
+        self._control: ContainerControl | None = None
+        self._lock = threading.RLock()
+
+    # -- what it owns (built on first use) -----------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The container engine (``EngineUnavailable`` while it cannot be reached)."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = open_engine(self.settings)
+            return self._engine
+
+    @property
+    def pool(self) -> Pool:
+        with self._lock:
+            if self._pool is None:
+                self._pool = Pool(self.settings, self.store, self.engine, progress=self.progress)
+            return self._pool
+
+    @property
+    def control(self) -> ContainerControl:
+        """Status, start/stop/restart, logs and stats of users' containers."""
+        with self._lock:
+            if self._control is None:
+                self._control = ContainerControl(self.pool)
+            return self._control
+
+    def warm_up(self) -> None:
+        """Connect to the engine now rather than on the first launch (which would pay for it).
+
+        A down engine is logged, and connected to again on first use.
+        """
+        try:
+            self.pool  # noqa: B018 - builds it
+        except ContainerPokerError as exc:
+            log.warning("Docker is not reachable yet (%s); retrying on first use.", exc)
+
+    # -- users ------------------------------------------------------------------------
+
+    def delete_user(self, username: str, *, apply: bool = True) -> Plan:
+        """Delete an account: refused for the last admin before anything happens; then the
+        user's containers are released, then the account is removed."""
+        user = self.accounts.get(username)
+        self.accounts.check_deletable(user)
+        plan = self.pool.release_all(user.username, apply=apply)
+        if apply:
+            self.accounts.delete(user.username)
+        plan.add("deleted", user.username, 1, f"deleted {user.username}")
+        return plan
+
+    def set_password(self, username: str, password: str, *, apply: bool = True) -> bool:
+        """Set a user's password; False when it already was that password (nothing changed)."""
+        return self.accounts.set_password(username, password, apply=apply)
+
+    # -- the host ---------------------------------------------------------------------
+
+    @staticmethod
+    def host_load() -> dict:
+        """Load averages, CPUs and memory of the machine the platform runs on."""
+        load1, load5, load15 = os.getloadavg()
+        memory = {}
+        try:
+            with open("/proc/meminfo") as handle:
+                for line in handle:
+                    key, _, rest = line.partition(":")
+                    if key in ("MemTotal", "MemAvailable"):
+                        memory[key] = int(rest.split()[0]) * 1024
+        except OSError:
+            pass
+        return {
+            "load": [round(load1, 2), round(load5, 2), round(load15, 2)],
+            "cpus": os.cpu_count(),
+            "memory_total": memory.get("MemTotal"),
+            "memory_available": memory.get("MemAvailable"),
+        }
+
+    def activity(self, owner: str | None, limit: int = 15) -> list[dict]:
+        """Recent events: everyone's (``owner`` None, admins) or one user's."""
+        events = self.store.recent_events(limit=200 if owner else limit)
+        if owner is not None:
+            events = [e for e in events if e.get("owner") == owner]
+        return events[:limit]
+
+    # -- lessons ----------------------------------------------------------------------
+
+    @staticmethod
+    def lessons() -> dict:
+        """Every lesson, by number."""
+        from .lessons import lessons
+
+        return lessons()
+
+    @staticmethod
+    def find_lesson(ref: int | str, params: dict | None = None):
+        """A lesson by number or name, and its parameters validated (defaults filled in).
+
+        ``InvalidRequest`` (nothing created) for an unknown lesson or a bad parameter.
+        """
+        from .lessons.framework import find, validate
+
+        lesson = find(ref)
+        return lesson, validate(lesson, params or {})
+
+    def run_lesson(self, ref: int | str, params: dict | None = None) -> Iterator:
+        """Run a lesson on the platform's engine, yielding its narrated steps."""
+        from .lessons import run_lesson
+
+        return run_lesson(ref, params or {}, settings=self.settings)
+
+    def open_shell(self, term: str = "xterm-256color"):
+        """A started :class:`~containerpoker.lessons.shell.ShellSession`; close it when done."""
+        from .lessons.framework import Lab, docker_client
+        from .lessons.shell import ShellSession
+
+        client = docker_client(self.settings)
+        lab = Lab(client, 2, extra_labels=dict(self.settings.extra_labels))
+        session = ShellSession(client, lab, term)
+        try:
+            return session.start()
+        except BaseException:
+            session.close()
+            raise
+
+    # -- images and schema (what an operator runs before the platform serves) ------------
+
+    def build_images(self, runtimes=None, *, force: bool = False, progress=None) -> dict:
+        """Build the runtime images that are missing or outdated: ``{runtime: built|current}``."""
+        from .images import build_images
+
+        return build_images(self.settings, self.engine, runtimes, force=force, progress=progress)
+
+    def image_states(self) -> dict[str, str]:
+        """``{runtime: current|outdated|missing}``."""
+        from .images import image_state
+
+        return image_state(self.settings, self.engine)
+
+    @staticmethod
+    def schema(settings: Settings) -> dict:
+        """The database's schema revision and the latest one, without changing anything."""
+        store = Store(settings.database_url, migrate=False)
+        try:
+            return {"revision": store.revision(), "latest": store.head_revision()}
+        finally:
+            store.dispose()
+
+    @staticmethod
+    def upgrade_schema(settings: Settings) -> tuple[str | None, str | None]:
+        """Apply the migrations the database lacks; the revisions before and after."""
+        store = Store(settings.database_url, migrate=False)
+        try:
+            return store.migrate()
+        finally:
+            store.dispose()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Wait for background work, then release connections."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+            if self._engine is not None:
+                self._engine.close()
+        self.store.dispose()
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["PASSWORD_MIN", "Plan", "Platform", "User"]

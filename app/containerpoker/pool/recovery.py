@@ -1,0 +1,168 @@
+"""Reconcile and recovery: make the store and the engine agree, replacing what failed.
+
+Docker is the truth about containers, the store about who owns what. A reconcile pass:
+
+- replaces a dead, missing or unhealthy container; an assigned one keeps its owner, port and
+  files (they live in its volume), and moves to another node only when its node is gone;
+- removes a dead ready container (the refill warms a fresh one) and finishes releases that a
+  killed process left half done;
+- cleans up warm-ups abandoned by a killed process;
+- removes labelled containers and volumes the store does not know (orphans).
+
+Two passes never run at once on one host (a file lock), so the recovery timer, the event
+watcher and an operator's ``pool reconcile`` can run together and nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Collection, Iterator
+
+from ..engine import PoolContainerSpec
+from ..errors import ContainerPokerError
+from .models import ASSIGNED, FAILED, READY, RELEASED, WARMING, ReconcileReport
+from .warming import Warmer
+
+ABANDONED_AFTER = 30.0  # s past the warm timeout: a warm-up nobody finishes
+RELEASE_GRACE = 5.0  # s a release may take before reconcile finishes it
+
+
+class Recovery:
+    """Reconcile passes over one platform instance."""
+
+    def __init__(self, warmer: Warmer) -> None:
+        self.warmer = warmer
+        self.rows = warmer.rows
+        self.engine = warmer.engine
+        self.settings = warmer.settings
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """The one-pass-at-a-time lock (a file in the data directory)."""
+        path = self.settings.data_dir / f"reconcile-{self.settings.instance}.lock"
+        with open(path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def reconcile(
+        self, *, refill: bool = True, only: Collection[str] | None = None
+    ) -> ReconcileReport:
+        """One pass; ``only``: check just these containers (by name), no sweep of orphans.
+
+        ``only`` is what the event watcher does when the engine reports a death.
+        """
+        report = ReconcileReport()
+        with self.lock():
+            # Rows first, then the engine: a row always exists before its container, so a
+            # container listed now has a row unless it is a true orphan.
+            rows = self.rows.listed() if only is None else self.rows.named(only)
+            seen = {c.name: c for c in self.engine.list_pool_containers()}
+            for row in rows:
+                self._check(row, seen.get(row.name), report)
+            if only is None:
+                self._sweep(report)
+            if report.changed or report.failed:
+                self.rows.store.record("reconcile", detail=report.summary())
+        if refill and (only is None or report.changed or report.failed):
+            report.created = self.warmer.refill(wait=True)
+        return report
+
+    def _check(self, row, found, report: ReconcileReport) -> None:
+        healthy = found is not None and found.running and not found.unhealthy
+        if row.state == WARMING:
+            if self._abandoned(row) and self.rows.move(row.id, WARMING, state=RELEASED):
+                self.warmer.destroy(row)
+                report.abandoned.append(row.name)
+        elif row.state == READY:
+            if not healthy and self.rows.move(row.id, READY, state=RELEASED):
+                self.warmer.destroy(row)
+                report.removed_dead.append(row.name)
+        elif row.state in (ASSIGNED, FAILED):
+            if row.state == ASSIGNED and row.stopped and found is not None:
+                return  # stopped by its owner on purpose: not a failure
+            if not healthy or row.state == FAILED:
+                if self.replace(row, reason="reconcile"):
+                    report.replaced.append(row.name)
+                else:
+                    report.failed.append(row.name)
+        elif row.state == RELEASED and time.time() - row.updated_at > RELEASE_GRACE:
+            self.warmer.destroy(row)
+            report.finished_releases.append(row.name)
+
+    def _sweep(self, report: ReconcileReport) -> None:
+        # List again: a request a killed process had already sent may have created its
+        # container while we worked.
+        for found in self.engine.list_pool_containers():
+            if not self.rows.known(name=found.name):
+                self.engine.remove_container(found.name)
+                report.removed_orphans.append(found.name)
+        for volume in self.engine.list_pool_volumes():
+            if not self.rows.known(volume=volume):
+                self.engine.remove_volume(volume)
+                report.removed_volumes.append(volume)
+
+    def _abandoned(self, row) -> bool:
+        """A warm-up whose process is gone, or that has taken far too long."""
+        warmer = self.warmer
+        if row.worker_host == warmer.host and row.worker_pid:
+            if row.worker_pid == warmer.pid:
+                return False
+            try:
+                os.kill(row.worker_pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass
+        return time.time() - row.updated_at > self.settings.warm_timeout + ABANDONED_AFTER
+
+    def replace(self, row, *, reason: str) -> bool:
+        """A fresh container for an assignment: same name, owner, port and volume.
+
+        On the same node while it may still run containers, else on another (with a port
+        free there). False (and the row marked failed) when the replacement did not serve.
+        """
+        cfg = self.warmer.runtime(row.runtime)
+        node, port = row.node, row.host_port
+        if node not in {n.name for n in self.warmer.eligible_nodes(cfg)}:
+            moved = self.warmer.candidates(cfg, 1, row.owner)
+            if moved:
+                node, port = moved[0]["node"], moved[0]["host_port"]
+        self.engine.remove_container(row.name)
+        spec = PoolContainerSpec(cfg, row.name, row.volume, node, port, row.owner)
+        try:
+            docker_id = self.engine.create_pool_container(spec)
+            self.engine.wait_serving(node, port, row.name, self.settings.warm_timeout)
+        except (TimeoutError, ContainerPokerError) as exc:
+            event = {"kind": "recovery_failed", "runtime": row.runtime, "container": row.name}
+            event |= {"owner": row.owner, "detail": str(exc)[:500]}
+            self.rows.move(row.id, (ASSIGNED, FAILED), event, state=FAILED, updated_at=time.time())
+            return False
+        where = f"port {port}" if node == row.node else f"moved to {node}, port {port}"
+        event = {
+            "kind": "recovered" if reason == "reconcile" else "reset",
+            "runtime": row.runtime,
+            "container": row.name,
+            "owner": row.owner,
+            "detail": f"{where}, files kept",
+        }
+        kept = self.rows.move(
+            row.id,
+            (ASSIGNED, FAILED),
+            event,
+            state=ASSIGNED,
+            docker_id=docker_id,
+            node=node,
+            host_port=port,
+            stopped=0,
+            updated_at=time.time(),
+            replacements=row.replacements + 1,
+        )
+        if not kept:  # released while we replaced it: finish the release
+            self.engine.remove_container(row.name)
+        return kept
