@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import time
 
 import pytest
 
 from containerpoker import cgroups
 from containerpoker.lessons import LessonFailed
-from containerpoker.lessons.framework import docker_time, items_until, resource_use, wait_until
+from containerpoker.lessons.framework import (
+    docker_time,
+    items_until,
+    read_until,
+    resource_use,
+    wait_until,
+)
 
 
 def test_wait_until_returns_once_the_check_holds():
@@ -29,6 +36,16 @@ def test_items_until_gives_what_arrived_then_stops_at_the_deadline():
     lines.put("second")
     assert list(items_until(lines, deadline=0)) == []  # a deadline in the past: nothing
     assert list(items_until(lines, deadline=time.monotonic() + 0.1)) == ["first", "second"]
+
+
+def test_read_until_stops_at_the_marker_or_fails_saying_what_came():
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"LAB-SHELL> ")
+        assert read_until(ours, b"> ", timeout=5) == b"LAB-SHELL> "
+        theirs.sendall(b"still typing")
+        with pytest.raises(LessonFailed, match=r"did not print b'end-42' in time.*still typing"):
+            read_until(ours, b"end-42", timeout=0.2)
 
 
 def test_docker_time_reads_nanoseconds_and_whole_seconds():

@@ -16,6 +16,7 @@ from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
+from docker.models.containers import Container
 from docker.types import LogConfig
 
 from .. import cgroups
@@ -274,13 +275,13 @@ def wait_until(check: Callable[[], bool], timeout: float, interval: float, what:
         time.sleep(interval)
 
 
-def health(container: Any) -> str:
+def health(container: Container) -> str:
     """What Docker's health check says now: starting, healthy, unhealthy (or none)."""
     container.reload()
     return container.attrs["State"].get("Health", {}).get("Status", "none")
 
 
-def wait_for_health(container: Any, status: str, timeout: float, what: str = "") -> float:
+def wait_for_health(container: Container, status: str, timeout: float, what: str = "") -> float:
     """Wait until the container's health check reports ``status``; the seconds it took.
 
     A container that exits meanwhile never will: that fails at once, with the end of its log.
@@ -308,7 +309,10 @@ def read_until(conn: socket.socket, marker: bytes, timeout: float) -> bytes:
                 f"The shell did not print {marker!r} in time; it printed {data[-200:]!r}."
             )
         conn.settimeout(left)
-        chunk = conn.recv(4096)
+        try:
+            chunk = conn.recv(4096)
+        except TimeoutError:
+            continue  # the deadline has passed: the check above says so
         if not chunk:
             break
         data += chunk
@@ -331,7 +335,9 @@ def docker_time(text: str) -> float:
     """A time as Docker writes it (``2024-05-01T12:00:00.123456789Z``, UTC) as Unix time."""
     whole, _, fraction = text.rstrip("Z").partition(".")
     seconds = datetime.fromisoformat(whole).replace(tzinfo=timezone.utc).timestamp()
-    return seconds + float(f"0.{fraction}" if fraction else 0)
+    if fraction:  # up to nanoseconds, more than datetime holds
+        seconds += float(f"0.{fraction}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -344,7 +350,7 @@ class ResourceUse:
     note: str = ""  # why they were not read the usual way, when they were not
 
 
-def resource_use(container: Any) -> ResourceUse:
+def resource_use(container: Container) -> ResourceUse:
     """What ``docker stats --no-stream`` shows of a container's memory and processes.
 
     Docker reads these numbers from the kernel's cgroup files.  When its stats come back
