@@ -59,7 +59,7 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
 
     # 1. Start a shell container, as `docker run -dit` does: a terminal (-t), an
     #    open stdin (-i), in the background (-d). It has no network: this lesson
-    #    needs none, and bounds like every lesson container (see shell_container).
+    #    needs none. It is bounded like every lesson container (see shell_container).
     name = lab.name("shell")
     container = shell_container(lab, name)
     container.start()
