@@ -5,6 +5,8 @@
 Target (issue 4): all eight lessons together in 60 s or less.  Lessons not
 written yet are listed as missing, not counted.  Everything a lesson creates
 carries its labels and ``containerpoker.bench``, and is removed by the lesson.
+Every lesson container runs within the lessons' default bounds (printed first):
+the figures depend on its CPU share.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from _common import BENCH_LABEL, cleanup  # bench/ is on sys.path
 from containerpoker.config import load_settings
 from containerpoker.lessons import lessons, run_lesson
+from containerpoker.lessons.framework import LessonBounds
 
 
 def main() -> int:
@@ -22,6 +25,11 @@ def main() -> int:
             "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
             "CONTAINERPOKER_ENV_FILE": "/nonexistent",
         }
+    )
+    bounds = LessonBounds()
+    print(
+        f"  each lesson container: {bounds.memory} memory, {bounds.cpus} CPU, "
+        f"{bounds.pids} processes\n"
     )
     total = 0.0
     failed = []

@@ -40,9 +40,13 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
     )
     # 2. Create (not start yet) a container with a command. The command is a
     #    list, so no shell interprets the message: what you pass is what runs.
+    #    This machine is shared by everyone who runs a lesson, so every container
+    #    is bounded: lab.limits() caps its memory, CPU and processes, drops every
+    #    Linux capability, forbids gaining privileges and rotates its logs, and
+    #    lab.labels() names this run and the time after which it may be swept.
     name = lab.name("hello")
     container = lab.client.containers.create(
-        image, ["echo", message], name=name, labels=lab.labels()
+        image, ["echo", message], name=name, labels=lab.labels(), **lab.limits()
     )
     yield Step(
         "Create a container",

@@ -12,11 +12,11 @@ screen to that terminal.  Try it yourself: `containerpoker lesson shell`.
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Iterator
 
-from .framework import Lab, LessonFailed, Param, Step
+from docker.models.containers import Container
+
+from .framework import Lab, LessonFailed, Param, Step, read_until
 
 TITLE = "Interactive shell"
 CATEGORY = "Interactive"
@@ -28,37 +28,38 @@ IMAGE = "debian:bookworm-slim"
 PROMPT = "LAB-SHELL> "
 
 
-def shell_container(lab: Lab, name: str, term: str = "dumb"):
-    """A container running bash on a TTY with stdin open (what `docker run -it` makes)."""
+def shell_container(
+    lab: Lab, name: str, term: str = "dumb", *, network: str | None = "none"
+) -> Container:
+    """A container running bash on a TTY with stdin open (what `docker run -it` makes).
+
+    The portal's browser terminal and `containerpoker lesson shell` use it too.
+    ``network`` is ``"none"`` by default: no network at all, so a shell typed into
+    by anyone reaches neither the host's published ports nor other containers.
+    Pass a network's name to join it, or ``None`` for Docker's default bridge.
+    """
     return lab.client.containers.create(
         IMAGE,
+        # bash without its start-up files (they could set another prompt), interactive.
         ["bash", "--norc", "--noprofile", "-i"],
         name=name,
         labels=lab.labels(),
-        tty=True,
-        stdin_open=True,
+        tty=True,  # -t: a pseudo-terminal
+        stdin_open=True,  # -i: stdin stays open
         environment={"PS1": PROMPT, "TERM": term},
+        network=network,
+        # A shared machine bounds every container: memory, CPU, processes,
+        # no capabilities, no privilege gain, rotated logs (see Lab.limits).
+        **lab.limits(),
     )
 
 
-def _read_until(conn: socket.socket, marker: bytes, timeout: float) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while marker not in data:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise LessonFailed(
-                f"The shell did not print {marker!r} in time; it printed {data[-200:]!r}."
-            )
-        conn.settimeout(left)
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def run(lab: Lab, params: dict) -> Iterator[Step]:
+    a, b = params["a"], params["b"]
+
+    # 1. Start a shell container, as `docker run -dit` does: a terminal (-t), an
+    #    open stdin (-i), in the background (-d). It has no network: this lesson
+    #    needs none. It is bounded like every lesson container (see shell_container).
     name = lab.name("shell")
     container = shell_container(lab, name)
     container.start()
@@ -70,15 +71,19 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"{name}: {container.short_id}",
     )
 
-    # Attaching gives one stream both ways: what we write is typed into the
-    # terminal, what the terminal shows comes back (a TTY merges stdout and stderr).
+    # 2. Attach. This gives one stream both ways: what we write is typed into the
+    #    terminal, what the terminal shows comes back (a TTY merges stdout and
+    #    stderr into what you see). docker-py wraps the connection for its own
+    #    reading; we write and read the raw socket under that wrapper.
     attached = lab.client.api.attach_socket(
         container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
     )
-    conn = attached._sock  # the raw socket under docker-py's wrapper
+    terminal = attached._sock
     try:
-        conn.sendall(b"\n")
-        _read_until(conn, PROMPT.encode(), 10)
+        # 3. bash printed its first prompt before we attached: press Enter, and
+        #    read until a fresh prompt appears.
+        terminal.sendall(b"\n")
+        read_until(terminal, PROMPT.encode(), timeout=10)
         yield Step(
             "Attach to its terminal",
             "We now see its prompt, as `docker attach` would.",
@@ -86,24 +91,34 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
             f"prompt {PROMPT.strip()!r} received",
         )
 
-        a, b = params["a"], params["b"]
-        conn.sendall(f"echo result=$(({a}*{b})); tty; echo end-$((6*7))\n".encode())
-        # Read up to a marker only the shell's answer can contain ("end-42"; the terminal's
-        # echo of what we typed shows "end-$((6*7))"): a prompt could be a late one from before.
-        seen = _read_until(conn, b"end-42", 10).decode(errors="replace").replace("\r", "")
-        lines = [line for line in seen.split("\n") if line and PROMPT.strip() not in line]
-        result = next((line for line in lines if line.startswith("result=")), "")
-        device = next((line for line in lines if line.startswith("/dev/")), "")
+        # 4. Type a command line. Its last command prints "end-42", which only the
+        #    shell's answer can contain: the terminal's echo of what we typed shows
+        #    "end-$((6*7))". Reading up to it cannot stop at a late prompt from before.
+        typed = f"echo result=$(({a}*{b})); tty; echo end-$((6*7))"
+        terminal.sendall(f"{typed}\n".encode())
+        seen = read_until(terminal, b"end-42", timeout=10)
+
+        # 5. A terminal ends its lines with "\r\n". Drop the "\r", and the lines that
+        #    show the prompt (with our typed line after it); then pick the answers.
+        text = seen.decode(errors="replace").replace("\r", "")
+        lines = [line for line in text.split("\n") if line and PROMPT.strip() not in line]
+        result = device = ""
+        for line in lines:
+            if line.startswith("result="):
+                result = line
+            if line.startswith("/dev/"):
+                device = line
         yield Step(
             "Type a command and read the answer",
             "The shell computed it and printed to its terminal; `tty` names that terminal.",
-            f"(typed) echo result=$(({a}*{b})); tty; echo end-$((6*7))",
+            f"(typed) {typed}",
             f"{result}; terminal {device}",
         )
         if result != f"result={a * b}" or not device.startswith("/dev/pts/"):
             raise LessonFailed(f"The shell answered {lines!r}.")
 
-        conn.sendall(b"exit\n")
+        # 6. `exit` ends bash, the container's main process: the container stops.
+        terminal.sendall(b"exit\n")
         outcome = container.wait(timeout=15)
         yield Step(
             "End the session",

@@ -33,31 +33,46 @@ PROMPT = "LAB-PROMPT> "
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal control codes, if any slip through
 
 
-def _run(shell: pexpect.spawn, command: str, timeout: int) -> tuple[str, int]:
-    """Type a command; wait for the status line it ends with, then for the prompt.
+def send_command(shell: pexpect.spawn, command: str, timeout: int) -> tuple[str, int]:
+    """Type a command; return what it printed and its exit status.
 
-    Waiting for a marker of our own (``__status=<digits>``) rather than for
-    "the next prompt" is robust: a shell may redraw its prompt at any time
-    (a window resize does it), but only our command prints the marker.
+    The command line ends with ``echo "__status=$?"``: the shell prints the
+    command's exit status after its output.  We wait for that marker of our
+    own rather than for "the next prompt", because a shell may redraw its
+    prompt at any time (a window resize does it), but only our command prints
+    the marker.  Then we wait for the prompt, so that the next command is
+    typed only when the shell is ready for it.
     """
     shell.sendline(f'{command}; echo "__status=$?"')
     shell.expect(r"__status=(\d+)\r?\n", timeout=timeout)
     status = int(shell.match.group(1))
+    # Everything before the marker: the terminal's echo of our line, then the output.
     text = ANSI.sub("", shell.before).replace("\r", "")
-    # What the terminal echoed of our line comes first; the output follows it.
     output = text.split('echo "__status=$?"', 1)[-1]
     shell.expect(PROMPT, timeout=timeout)
     return output.strip(), status
 
 
 def run(lab: Lab, params: dict) -> Iterator[Step]:
+    timeout = params["timeout"]
+    # 1. pexpect drives a program on a terminal: here the `docker` command itself.
     docker_cli = shutil.which("docker")
     if docker_cli is None:
         raise LessonFailed("This lesson drives the `docker` command, which is not installed here.")
-    timeout = params["timeout"]
+
+    # 2. Start a container that only waits, so that we can open a shell in it.
+    #    --init puts a tiny init process first, which makes `sleep` stop at once
+    #    when the container is stopped. Bounded like every lesson container: the
+    #    machine is shared, so lab.limits() caps what it may use.
     name = lab.name("box")
     lab.client.containers.run(
-        IMAGE, ["sleep", "infinity"], name=name, labels=lab.labels(), detach=True, init=True
+        IMAGE,
+        ["sleep", "infinity"],
+        name=name,
+        labels=lab.labels(),
+        detach=True,
+        init=True,
+        **lab.limits(),
     )
     yield Step(
         "Start a container to talk to",
@@ -66,8 +81,10 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         name,
     )
 
-    # `-it`: a terminal, like a person's. pexpect gives the docker command a
-    # pseudo-terminal; we then only ever talk to the shell through it.
+    # 3. Open a shell with `docker exec -it`: a terminal, like a person's. pexpect
+    #    gives the docker command a pseudo-terminal (wide enough that no line
+    #    wraps); from now on we only talk to the shell through it. TERM=dumb
+    #    asks programs not to colour or redraw.
     started = time.monotonic()
     shell = pexpect.spawn(
         docker_cli,
@@ -78,6 +95,7 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         dimensions=(24, 200),
     )
     try:
+        # 4. Never type before the prompt: wait for a pattern you know.
         shell.expect(PROMPT)
         yield Step(
             "Open an interactive shell and wait for its prompt",
@@ -86,9 +104,10 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
             f"prompt seen after {time.monotonic() - started:.2f} s",
         )
 
-        host, status = _run(shell, "hostname", timeout)
-        release, _ = _run(shell, "grep PRETTY_NAME /etc/os-release", timeout)
-        pretty = release.split("=", 1)[-1].strip('"')
+        # 5. Send commands, one at a time, and parse what they print like any text.
+        host, status = send_command(shell, "hostname", timeout)
+        release, _ = send_command(shell, "grep PRETTY_NAME /etc/os-release", timeout)
+        pretty = release.split("=", 1)[-1].strip('"')  # PRETTY_NAME="Debian GNU/Linux 12 ..."
         yield Step(
             "Send commands and parse their output",
             "Each command's output is what the terminal printed between our line and the "
@@ -99,21 +118,26 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         if status != 0 or not host:
             raise LessonFailed(f"`hostname` did not answer as expected: {host!r} ({status}).")
 
-        output, status = _run(shell, f"ls {params['missing_path']}", timeout)
+        # 6. Detect a failing command by its exit status, not by its text: the
+        #    error message depends on the program and the language, the status does not.
+        path = params["missing_path"]
+        output, status = send_command(shell, f"ls {path}", timeout)
         failed = status != 0
+        result = f"exit status {status}: {output}"
+        if failed:
+            result += "  → reported as a failure"
         yield Step(
             "Detect a failing command",
             "The exit status, not the text, says whether a command worked: we ask the "
             "shell for $? after each one.",
-            f"sendline('ls {params['missing_path']}; echo __status=$?')",
-            f"exit status {status}: {output}" + ("  → reported as a failure" if failed else ""),
+            f"sendline('ls {path}; echo __status=$?')",
+            result,
             ok=failed,
         )
         if not failed:
-            raise LessonFailed(
-                f"`ls {params['missing_path']}` succeeded: choose a path that does not exist."
-            )
+            raise LessonFailed(f"`ls {path}` succeeded: choose a path that does not exist.")
 
+        # 7. Leave: `exit` ends the shell, and pexpect sees the end of its stream (EOF).
         shell.sendline("exit")
         shell.expect(pexpect.EOF, timeout=timeout)
         yield Step(

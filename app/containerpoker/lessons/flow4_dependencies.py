@@ -17,7 +17,9 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
-from .framework import Lab, LessonFailed, Param, Step
+from docker.models.containers import Container
+
+from .framework import Lab, LessonFailed, Param, Step, docker_time, wait_for_health
 
 TITLE = "Multi-container dependencies"
 CATEGORY = "Orchestration"
@@ -26,40 +28,71 @@ PARAMS = [
     Param("timeout", int, 30, "Seconds to wait for each service to be healthy.", min=5, max=120),
 ]
 IMAGE = "containerpoker/python"
-# One small program plays all three parts; ROLE says which (db, app or web).
-SERVICE = r"""
-import os, signal, threading, urllib.request, http.server
-role, upstream = os.environ["ROLE"], os.environ.get("UPSTREAM", "")
-store = {}
-def ask(path):
-    return urllib.request.urlopen(upstream + path, timeout=2).read().decode()
+
+# One small web service plays all three parts; the ROLE variable says which:
+# the db counts visits, the app asks the db, the web front asks the app.
+# UPSTREAM is the address of the service it needs (the db needs none).
+SERVICE = """\
+import http.server
+import os
+import signal
+import threading
+import urllib.request
+
+ROLE = os.environ["ROLE"]
+UPSTREAM = os.environ.get("UPSTREAM", "")
+visits = 0
+
+
+def ask_upstream(path):
+    with urllib.request.urlopen(UPSTREAM + path, timeout=2) as response:
+        return response.read().decode()
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
-        pass
+        pass  # no access log
+
     def reply(self, code, text):
         body = text.encode()
-        self.send_response(code); self.send_header("Content-Length", str(len(body)))
-        self.end_headers(); self.wfile.write(body)
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self):
+        global visits
         try:
-            if self.path == "/health":
-                self.reply(200, "ok" if role == "db" else ask("/health"))
-            elif role == "db":
-                store["visits"] = store.get("visits", 0) + 1
-                self.reply(200, str(store["visits"]))
-            elif role == "app":
-                self.reply(200, "visit " + ask("/incr") + " counted by db, via app")
+            if self.path == "/health" and ROLE == "db":
+                self.reply(200, "ok")
+            elif self.path == "/health":
+                # Healthy only while what it needs is healthy too.
+                self.reply(200, ask_upstream("/health"))
+            elif ROLE == "db":
+                visits += 1
+                self.reply(200, str(visits))
+            elif ROLE == "app":
+                self.reply(200, "visit " + ask_upstream("/incr") + " counted by db, via app")
             else:
-                self.reply(200, ask("/") + ", via web")
+                self.reply(200, ask_upstream("/") + ", via web")
         except OSError as exc:
-            self.reply(503, role + " cannot reach its upstream: " + str(exc))
+            self.reply(503, ROLE + " cannot reach its upstream: " + str(exc))
+
+
+def stop_gracefully(signum, frame):
+    # shutdown() waits until serve_forever() returns: call it from another thread.
+    threading.Thread(target=server.shutdown).start()
+
+
 server = http.server.ThreadingHTTPServer(("", 8080), Handler)
-# Graceful: on SIGTERM, finish the request in hand, then exit with 0.
-signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
-print(role + ": listening", flush=True)
+# Graceful: on SIGTERM (what `docker stop` sends), finish the request in hand, exit with 0.
+signal.signal(signal.SIGTERM, stop_gracefully)
+print(ROLE + ": listening", flush=True)
 server.serve_forever()
-print(role + ": stopped cleanly", flush=True)
+print(ROLE + ": stopped cleanly", flush=True)
 """
+
+# Docker runs this in the container to ask "do you work?": it fails unless /health answers 200.
 HEALTH = [
     "CMD",
     "python3",
@@ -68,21 +101,39 @@ HEALTH = [
 ]
 
 
-def _wait_healthy(container, timeout: int) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        container.reload()
-        state = container.attrs["State"]
-        if state.get("Health", {}).get("Status") == "healthy":
-            return time.time()
-        if state["Status"] == "exited":
-            raise LessonFailed(f"{container.name} exited: {container.logs().decode()[-300:]}")
-        time.sleep(0.2)
-    raise LessonFailed(f"{container.name} was not healthy within {timeout} s.")
+def start_service(
+    lab: Lab, network: str, role: str, upstream: str, ports: dict | None = None
+) -> Container:
+    """Start one part of the application: SERVICE playing ``role``, health-checked by Docker."""
+    return lab.client.containers.run(
+        IMAGE,
+        ["python3", "-c", SERVICE],
+        name=lab.name(role),
+        labels=lab.labels(),
+        detach=True,
+        network=network,
+        environment={"ROLE": role, "UPSTREAM": upstream},
+        # Docker runs HEALTH every 0.5 s; three failures in a row mean unhealthy.
+        # Times are in nanoseconds. A busy host starts Python slowly: 5 s per check.
+        healthcheck={
+            "test": HEALTH,
+            "interval": 500_000_000,
+            "timeout": 5_000_000_000,
+            "retries": 3,
+            "start_period": 0,
+        },
+        ports=ports,
+        # The machine is shared by everyone running a lesson: every container is
+        # bounded (memory, CPU, processes, no capabilities, rotated logs).
+        **lab.limits(),
+    )
 
 
 def run(lab: Lab, params: dict) -> Iterator[Step]:
     timeout = params["timeout"]
+
+    # 1. A network of their own: on a user-defined network Docker's DNS resolves
+    #    each container's name, so the services find each other by name.
     net = lab.name("net")
     lab.client.networks.create(net, labels=lab.labels())
     yield Step(
@@ -92,46 +143,57 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         net,
     )
 
-    chain = [("db", None), ("app", "db"), ("web", "app")]
-    started: dict[str, object] = {}
-    healthy_at: dict[str, float] = {}
-    for role, needs in chain:
-        name = lab.name(role)
-        upstream = f"http://{lab.name(needs)}:8080" if needs else ""
-        started_at = time.time()
-        started[role] = lab.client.containers.run(
-            IMAGE,
-            ["python3", "-c", SERVICE],
-            name=name,
-            labels=lab.labels(),
-            detach=True,
-            network=net,
-            environment={"ROLE": role, "UPSTREAM": upstream},
-            healthcheck={
-                "test": HEALTH,
-                "interval": 500_000_000,
-                "timeout": 5_000_000_000,  # a busy host starts Python slowly
-                "retries": 3,
-                "start_period": 0,
-            },
-            ports={"8080/tcp": ("127.0.0.1", None)} if role == "web" else None,
-        )
-        healthy_at[role] = _wait_healthy(started[role], timeout)
-        yield Step(
-            f"Start the {role}" + (f" (needs the {needs})" if needs else ""),
-            "Started only after what it needs was healthy; then we wait until it is healthy itself."
-            if needs
-            else "The first link: it needs nothing.",
-            f"docker run -d --network {net} --name {name} --health-cmd '... /health' "
-            f"-e ROLE={role}" + (f" -e UPSTREAM={upstream}" if needs else "") + f" {IMAGE}",
-            f"started at +{started_at - healthy_at.get(needs, started_at):.1f} s after the "
-            f"{needs} was healthy; healthy {healthy_at[role] - started_at:.1f} s later"
-            if needs
-            else f"healthy {healthy_at[role] - started_at:.1f} s after starting",
-        )
+    # 2. The db first: it needs nothing. Then wait until its health check passes:
+    #    a started container is not yet a ready one.
+    db_started_at = time.time()
+    db = start_service(lab, net, "db", upstream="")
+    wait_for_health(db, "healthy", timeout)
+    db_healthy_at = time.time()
+    yield Step(
+        "Start the db",
+        "The first link: it needs nothing.",
+        f"docker run -d --network {net} --name {db.name} --health-cmd '... /health' "
+        f"-e ROLE=db {IMAGE}",
+        f"healthy {db_healthy_at - db_started_at:.1f} s after starting",
+    )
 
-    web = started["web"]
-    web.reload()
+    # 3. The app needs the db, so it starts only now that the db is healthy. It
+    #    reaches the db by its container name; then we wait for its own health.
+    app_upstream = f"http://{db.name}:8080"
+    app_started_at = time.time()
+    app = start_service(lab, net, "app", upstream=app_upstream)
+    wait_for_health(app, "healthy", timeout)
+    app_healthy_at = time.time()
+    yield Step(
+        "Start the app (needs the db)",
+        "Started only after what it needs was healthy; then we wait until it is healthy itself.",
+        f"docker run -d --network {net} --name {app.name} --health-cmd '... /health' "
+        f"-e ROLE=app -e UPSTREAM={app_upstream} {IMAGE}",
+        f"started at +{app_started_at - db_healthy_at:.1f} s after the db was healthy; "
+        f"healthy {app_healthy_at - app_started_at:.1f} s later",
+    )
+
+    # 4. The web front needs the app. It is the only one published to the host
+    #    (on 127.0.0.1, a port Docker chooses): the way in from outside.
+    web_upstream = f"http://{app.name}:8080"
+    web_started_at = time.time()
+    web = start_service(
+        lab, net, "web", upstream=web_upstream, ports={"8080/tcp": ("127.0.0.1", None)}
+    )
+    wait_for_health(web, "healthy", timeout)
+    web_healthy_at = time.time()
+    yield Step(
+        "Start the web (needs the app)",
+        "Started only after what it needs was healthy; then we wait until it is healthy itself.",
+        f"docker run -d --network {net} --name {web.name} --health-cmd '... /health' "
+        f"-e ROLE=web -e UPSTREAM={web_upstream} {IMAGE}",
+        f"started at +{web_started_at - app_healthy_at:.1f} s after the app was healthy; "
+        f"healthy {web_healthy_at - web_started_at:.1f} s later",
+    )
+
+    # 5. Visit the web front from the host: each request goes web → app → db,
+    #    and the db's count grows by one each time.
+    web.reload()  # its attributes now include the host port Docker chose
     port = web.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
     answers = []
     for _ in range(params["requests"]):
@@ -149,22 +211,34 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
     if answers != expected:
         raise LessonFailed(f"The chain answered {answers!r}, expected {expected!r}.")
 
-    stopped = []
-    for role in ("web", "app", "db"):
-        container = started[role]
-        container.stop(timeout=5)  # SIGTERM, then SIGKILL after 5 s if it ignores it
+    # 6. Stop in reverse order: the web front first (no new requests come in),
+    #    then the app, then the db. `docker stop` sends SIGTERM and, if the
+    #    process is still there after 5 s, SIGKILL; SERVICE exits with 0 on SIGTERM.
+    exit_codes = {}
+    finished_at = {}
+    for role, container in [("web", web), ("app", app), ("db", db)]:
+        container.stop(timeout=5)
         container.reload()
-        state = container.attrs["State"]
-        stopped.append((role, state["ExitCode"], state["FinishedAt"]))
-    clean = all(code == 0 for _, code, _ in stopped)
-    in_order = [f for _, _, f in stopped] == sorted(f for _, _, f in stopped)
+        exit_codes[role] = container.attrs["State"]["ExitCode"]
+        finished_at[role] = container.attrs["State"]["FinishedAt"]
+    clean = exit_codes == {"web": 0, "app": 0, "db": 0}
+    in_order = (
+        docker_time(finished_at["web"])
+        <= docker_time(finished_at["app"])
+        <= docker_time(finished_at["db"])
+    )
+    # Each one's exit code, and the time of day it finished (hh:mm:ss.mmm).
+    report = "; ".join(
+        f"{role} exit {exit_codes[role]} at {finished_at[role][11:23]}"
+        for role in ("web", "app", "db")
+    )
     yield Step(
         "Shut down gracefully, in reverse order",
         "Web first (no new requests come in), then the app, then the db: each gets "
         "SIGTERM, finishes what it was doing and exits with 0.",
-        " && ".join(f"docker stop {lab.name(r)}" for r in ("web", "app", "db")),
-        "; ".join(f"{r} exit {c} at {f[11:23]}" for r, c, f in stopped),
+        f"docker stop {web.name} && docker stop {app.name} && docker stop {db.name}",
+        report,
         ok=clean and in_order,
     )
     if not (clean and in_order):
-        raise LessonFailed(f"The shutdown was not clean or not in reverse order: {stopped}.")
+        raise LessonFailed(f"The shutdown was not clean or not in reverse order: {report}.")

@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Iterator
 
-from .framework import Lab, LessonFailed, Param, Step
+from docker.models.containers import Container
+
+from .framework import Lab, LessonFailed, Param, Step, docker_time, items_until
 
 TITLE = "Log monitoring and event response"
 CATEGORY = "Operations"
@@ -27,56 +29,84 @@ PARAMS = [
     Param("timeout", int, 20, "Seconds to watch before giving up.", min=5, max=60),
 ]
 IMAGE = "debian:bookworm-slim"
-# Each worker counts; the faulty one logs an error at its 3rd line of each start.
-WORKER = (
-    'n=0; echo "$NAME: started"; while true; do n=$((n+1)); '
-    'if [ "$FAULTY" = 1 ] && [ "$n" = 3 ] && [ ! -f /tmp/restarted ]; then '
-    'echo "$NAME: ERROR lost the connection to the database"; touch /tmp/restarted; '
-    'else echo "$NAME: tick $n"; fi; sleep 0.3; done'
-)
+
+# Each worker counts, one line every 0.3 s. The faulty one logs an error as its
+# 3rd line, once: the file /tmp/restarted stays in the container's own layer,
+# so after a restart the same container runs without the error.
+WORKER = """\
+n=0
+echo "$NAME: started"
+while true; do
+    n=$((n+1))
+    if [ "$FAULTY" = 1 ] && [ "$n" = 3 ] && [ ! -f /tmp/restarted ]; then
+        echo "$NAME: ERROR lost the connection to the database"
+        touch /tmp/restarted
+    else
+        echo "$NAME: tick $n"
+    fi
+    sleep 0.3
+done
+"""
+
+
+def follow_log(
+    container: Container, who: str, lines: queue.Queue, since: float | None = None
+) -> None:
+    """Start a thread that puts each new line of the container's log on ``lines``.
+
+    Each line goes with ``who`` wrote it.  The thread ends with the stream,
+    which ends with the container's process.  ``since`` (Unix time) skips the
+    lines logged before it.
+    """
+
+    def copy_lines() -> None:
+        for chunk in container.logs(stream=True, follow=True, since=since):
+            for line in chunk.decode(errors="replace").splitlines():
+                lines.put((who, line))
+
+    threading.Thread(target=copy_lines, daemon=True).start()
 
 
 def run(lab: Lab, params: dict) -> Iterator[Step]:
     count, timeout = params["workers"], params["timeout"]
+    # 1. Check the pattern first: a bad one fails before anything is created.
     try:
         pattern = re.compile(params["pattern"])
     except re.error as exc:
         raise LessonFailed(f"The pattern is not a regular expression: {exc}.") from None
+
+    # 2. Start the workers; the one in the middle is the faulty one. --init puts a
+    #    tiny init process first, so that a stop or restart ends `sh` at once.
     faulty = count // 2
-    containers = []
+    workers: dict[str, Container] = {}  # worker0, worker1, ... → its container
     for i in range(count):
-        name = lab.name(f"worker{i}")
-        containers.append(
-            lab.client.containers.run(
-                IMAGE,
-                ["sh", "-c", WORKER],
-                name=name,
-                labels=lab.labels(),
-                detach=True,
-                init=True,
-                environment={"NAME": f"worker{i}", "FAULTY": "1" if i == faulty else "0"},
-            )
+        who = f"worker{i}"
+        is_faulty = "1" if i == faulty else "0"
+        workers[who] = lab.client.containers.run(
+            IMAGE,
+            ["sh", "-c", WORKER],
+            name=lab.name(who),
+            labels=lab.labels(),
+            detach=True,
+            init=True,
+            environment={"NAME": who, "FAULTY": is_faulty},
+            # The machine is shared by everyone running a lesson: every container
+            # is bounded (memory, CPU, processes, no capabilities, rotated logs).
+            **lab.limits(),
         )
     yield Step(
         "Start the workers",
         f"{count} containers that log a line every 0.3 s; one of them will log an error.",
         f"docker run -d --name {lab.name('worker0')} {IMAGE} sh -c '...'  (x{count})",
-        ", ".join(c.name for c in containers),
+        ", ".join(container.name for container in workers.values()),
     )
 
-    # One thread per container follows its stream and forwards lines to one queue.
+    # 3. Follow every log at once: one thread per container reads its stream and
+    #    puts each line, with who wrote it, on one queue. That queue, read in
+    #    order, is the aggregated log.
     lines: queue.Queue[tuple[str, str]] = queue.Queue()
-    stop = threading.Event()
-
-    def follow(container, since: float | None = None) -> None:
-        for raw in container.logs(stream=True, follow=True, since=since):
-            for line in raw.decode(errors="replace").splitlines():
-                lines.put((container.name, line))
-            if stop.is_set():
-                return
-
-    for container in containers:
-        threading.Thread(target=follow, args=(container,), daemon=True).start()
+    for who, container in workers.items():
+        follow_log(container, who, lines)
     yield Step(
         "Follow every log at once",
         "A stream per container, all feeding one queue: the aggregated log.",
@@ -84,49 +114,63 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"following {count} streams",
     )
 
+    # 4. The monitor reads the aggregated log as it arrives, and keeps it, until
+    #    a line matches the pattern; `culprit` is who wrote that line.
     aggregated: list[str] = []
-    responded = None
-    back_again = False
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not back_again:
-        try:
-            name, line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        aggregated.append(f"{name.rsplit('-', 1)[-1]:8} | {line}")
-        if responded is None and pattern.search(line):
-            target = next(c for c in containers if c.name == name)
-            target.reload()
-            before = target.attrs["State"]["StartedAt"]
-            restarted_at = time.time()
-            target.restart(timeout=2)
-            target.reload()
-            responded = (target, before)
-            aggregated.append(f"{'monitor':8} | matched {pattern.pattern!r}: restarted {name}")
-            # Its old stream ended with the old process; follow the new one from now.
-            threading.Thread(target=follow, args=(target, restarted_at - 1), daemon=True).start()
-        elif responded is not None and name == responded[0].name and line.endswith("started"):
-            back_again = True  # (the new stream starts a second early: skip older lines)
-    stop.set()
-    if responded is None:
+    culprit = ""
+    for who, line in items_until(lines, deadline):
+        aggregated.append(f"{who:8} | {line}")
+        if pattern.search(line):
+            culprit = who
+            break
+    if not culprit:
         raise LessonFailed(f"No line matched {pattern.pattern!r} within {timeout} s.")
-    target, before = responded
-    after = target.attrs["State"]["StartedAt"]
-    others = [c for c in containers if c is not target]
+
+    # 5. Respond: restart the container that wrote it. `docker restart` stops it
+    #    (SIGTERM, SIGKILL after 2 s) and starts it again: same container, new process.
+    target = workers[culprit]
+    target.reload()
+    started_before = target.attrs["State"]["StartedAt"]
+    target.restart(timeout=2)
+    target.reload()
+    started_after = target.attrs["State"]["StartedAt"]
+    aggregated.append(f"{'monitor':8} | matched {pattern.pattern!r}: restarted {target.name}")
+
+    # 6. Its log stream ended with the old process: follow the new one. Docker keeps
+    #    the old run's lines too, so ask only for those logged after the old process
+    #    finished (on Docker's clock); then read on until the new process says "started".
+    old_run_finished = docker_time(target.attrs["State"]["FinishedAt"])
+    follow_log(target, culprit, lines, since=old_run_finished)
+    back_again = False
+    for who, line in items_until(lines, deadline):
+        aggregated.append(f"{who:8} | {line}")
+        if who == culprit and line.endswith("started"):
+            back_again = True
+            break
+    seen_again = "it logged again after the restart" if back_again else "no line after restart yet"
+    restarted = started_after != started_before
     yield Step(
         "Match the pattern and respond",
         "When a line matches, the monitor restarts the container that wrote it.",
         f"re.search({pattern.pattern!r}, line) → docker restart {target.name}",
-        f"{target.name} restarted (started {before[11:23]} → {after[11:23]}); "
-        f"{'it logged again after the restart' if back_again else 'no line after restart yet'}",
-        ok=after != before and back_again,
+        f"{target.name} restarted (started {started_before[11:23]} → {started_after[11:23]}); "
+        f"{seen_again}",
+        ok=restarted and back_again,
     )
-    if after == before or not back_again:
+    if not (restarted and back_again):
         raise LessonFailed(f"{target.name} was not seen coming back after its restart.")
-    for other in others:
-        other.reload()
-        if other.attrs["RestartCount"] or other.attrs["State"]["StartedAt"] == after:
-            raise LessonFailed(f"{other.name} was restarted too, but it logged no error.")
+
+    # 7. Only the culprit was restarted: the others kept their first start.
+    for who, container in workers.items():
+        if who == culprit:
+            continue
+        container.reload()
+        if (
+            container.attrs["RestartCount"]
+            or container.attrs["State"]["StartedAt"] == started_after
+        ):
+            raise LessonFailed(f"{container.name} was restarted too, but it logged no error.")
     yield Step(
         "Read the aggregated log",
         "All streams in one, in the order the lines arrived, with who said what.",

@@ -12,13 +12,9 @@ policy tells Docker what to do when the process dies.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
-import docker
-
-from ..engine import cgroups
-from .framework import Lab, LessonFailed, Param, Step
+from .framework import Lab, LessonFailed, Param, Step, resource_use, wait_for_health, wait_until
 
 TITLE = "Health monitoring and recovery"
 CATEGORY = "Operations"
@@ -27,34 +23,43 @@ PARAMS = [
     Param("timeout", int, 30, "Seconds to wait for each change.", min=10, max=120),
 ]
 IMAGE = "debian:bookworm-slim"
-# The app notes its process id and a "healthy" file; it is healthy while the file exists.
-APP = "echo $$ > /tmp/app.pid; touch /tmp/healthy; while true; do sleep 1; done"
+
+# The app notes its process id (so that we can kill it later) and creates the
+# file its health check looks for; then it only waits.
+APP = """\
+echo $$ > /tmp/app.pid
+touch /tmp/healthy
+while true; do
+    sleep 1
+done
+"""
 
 
-def _health(container) -> str:
-    container.reload()
-    return container.attrs["State"].get("Health", {}).get("Status", "none")
+def health_check(test: list[str], every: int) -> dict:
+    """A health check as Docker's API takes it: run ``test`` every ``every`` seconds.
 
-
-def _wait(what: str, check, timeout: int) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if check():
-            return time.monotonic() - start
-        time.sleep(0.25)
-    raise LessonFailed(f"Waited {timeout} s for {what}; it did not happen.")
+    A check taking longer than ``every`` fails; two failures in a row make the
+    container unhealthy.  The API counts time in nanoseconds.
+    """
+    nanoseconds = every * 1_000_000_000
+    return {
+        "test": test,
+        "interval": nanoseconds,
+        "timeout": nanoseconds,
+        "retries": 2,
+        "start_period": 0,
+    }
 
 
 def run(lab: Lab, params: dict) -> Iterator[Step]:
     every, timeout = params["interval"], params["timeout"]
-    ns = int(every * 1e9)
-    check = {
-        "test": ["CMD", "test", "-f", "/tmp/healthy"],
-        "interval": ns,
-        "timeout": ns,
-        "retries": 2,
-        "start_period": 0,
-    }
+
+    # 1. Start the app with a health check (Docker runs `test -f /tmp/healthy` in
+    #    it every few seconds) and a restart policy (on-failure: start it again
+    #    when its process exits with an error, at most 5 times). --init puts a
+    #    tiny init process first, so that `sh` is an ordinary process we can kill.
+    #    The machine is shared by everyone running a lesson: every container is
+    #    bounded (memory, CPU, processes, no capabilities, rotated logs).
     app = lab.client.containers.run(
         IMAGE,
         ["sh", "-c", APP],
@@ -62,10 +67,11 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         labels=lab.labels(),
         detach=True,
         init=True,
-        healthcheck=check,
+        healthcheck=health_check(["CMD", "test", "-f", "/tmp/healthy"], every),
         restart_policy={"Name": "on-failure", "MaximumRetryCount": 5},
+        **lab.limits(),
     )
-    took = _wait("the app to become healthy", lambda: _health(app) == "healthy", timeout)
+    took = wait_for_health(app, "healthy", timeout, "the app to become healthy")
     yield Step(
         "Start a container with a health check and a restart policy",
         "Docker runs `test -f /tmp/healthy` every few seconds; on-failure restarts the "
@@ -75,8 +81,11 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"healthy after {took:.1f} s",
     )
 
+    # 2. Break it without killing it: remove the file the check looks for. The
+    #    process still runs, so the container is "running", but after two failed
+    #    checks Docker marks it unhealthy.
     app.exec_run(["rm", "/tmp/healthy"])
-    took = _wait("Docker to notice", lambda: _health(app) == "unhealthy", timeout)
+    took = wait_for_health(app, "unhealthy", timeout, "Docker to notice")
     yield Step(
         "Break it without killing it",
         "The process still runs, but the check fails: Docker marks it unhealthy.",
@@ -84,27 +93,32 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"unhealthy after {took:.1f} s",
     )
 
+    # 3. Kill the app's process. It dies with an error (killed: exit 137), so the
+    #    restart policy starts it again: Docker counts the restarts. The fresh
+    #    process creates /tmp/healthy again, and the container turns healthy.
     app.reload()
-    before = app.attrs["RestartCount"]
+    restarts_before = app.attrs["RestartCount"]
     app.exec_run(["sh", "-c", 'kill -KILL "$(cat /tmp/app.pid)"'])
-    # The app's shell died with a non-zero status: the policy brings it back.
-    took = _wait(
-        "the restart",
-        lambda: (app.reload() or app.attrs["RestartCount"] > before) and app.status == "running",
-        timeout,
-    )
-    took_healthy = _wait("health after the restart", lambda: _health(app) == "healthy", timeout)
+
+    def restarted() -> bool:
+        app.reload()
+        return app.attrs["RestartCount"] > restarts_before and app.status == "running"
+
+    took = wait_until(restarted, timeout, 0.25, "the restart")
+    took_healthy = wait_for_health(app, "healthy", timeout, "health after the restart")
     yield Step(
         "Kill its process and watch Docker bring it back",
         "The process died (killed: exit 137); the restart policy started it again, and "
         "the fresh process is healthy.",
         f"docker exec {app.name} sh -c 'kill -KILL $(cat /tmp/app.pid)'; "
         "docker inspect -f '{{.RestartCount}}'",
-        f"restart count {before} → {app.attrs['RestartCount']} after {took:.1f} s; "
+        f"restart count {restarts_before} → {app.attrs['RestartCount']} after {took:.1f} s; "
         f"healthy again after {took_healthy:.1f} s",
     )
 
-    # A chain: the api is healthy only while it can find the db by name.
+    # 4. A chain of two on a network of their own: the api is healthy only while it
+    #    can find the db by name (`getent hosts` asks Docker's DNS for it, which
+    #    knows only running containers).
     net = lab.name("net")
     lab.client.networks.create(net, labels=lab.labels())
     db = lab.client.containers.run(
@@ -115,6 +129,7 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         detach=True,
         init=True,
         network=net,
+        **lab.limits(),
     )
     api = lab.client.containers.run(
         IMAGE,
@@ -124,13 +139,17 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         detach=True,
         init=True,
         network=net,
-        healthcheck={**check, "test": ["CMD", "getent", "hosts", db.name]},
+        healthcheck=health_check(["CMD", "getent", "hosts", db.name], every),
+        **lab.limits(),
     )
-    _wait("the api to be healthy", lambda: _health(api) == "healthy", timeout)
+    wait_for_health(api, "healthy", timeout, "the api to be healthy")
+
+    # 5. Stop the db: the api turns unhealthy too, though nothing is wrong with
+    #    it. That is a cascade. Start the db again: the chain recovers by itself.
     db.stop(timeout=1)
-    took = _wait("the failure to reach the api", lambda: _health(api) == "unhealthy", timeout)
+    took = wait_for_health(api, "unhealthy", timeout, "the failure to reach the api")
     db.start()
-    took_back = _wait("the api to recover", lambda: _health(api) == "healthy", timeout)
+    took_back = wait_for_health(api, "healthy", timeout, "the api to recover")
     yield Step(
         "See a failure cascade, and the chain recover",
         "The api checks that it can find the db. Stop the db: the api turns unhealthy "
@@ -140,30 +159,17 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         "came back",
     )
 
-    try:
-        stats = app.stats(stream=False)
-    except docker.errors.APIError as exc:
-        raise LessonFailed(f"Docker did not give stats: {exc}.") from None
-    memory = stats.get("memory_stats", {}).get("usage", 0)
-    pids = stats.get("pids_stats", {}).get("current")
-    command, source = f"docker stats --no-stream {app.name}", ""
-    if not memory:
-        # Docker reads these numbers from the kernel's cgroup files. When its stats come back
-        # empty (it happens on some cgroup v1 hosts), read the same files directly.
-        app.reload()
-        found = cgroups.usage(app.attrs["State"]["Pid"])
-        if found is not None:
-            memory, pids = found.memory_bytes, found.pids
-            command = f"cat {found.source}/memory.*  (docker stats came back empty)"
-            source = " (read from the cgroup: Docker's stats API gave nothing on this host)"
+    # 6. Read the app's resource use, as `docker stats` shows it. (Where Docker's
+    #    stats come back empty, the framework reads the kernel's files directly.)
+    use = resource_use(app)
     yield Step(
         "Read resource use from stats",
         "Docker measures each container's CPU, memory and processes (what `docker stats` shows) "
         "with the kernel's control groups, the same mechanism that enforces the limits.",
-        command,
-        f"memory {memory / 1024 / 1024:.1f} MB, {pids} processes{source}",
+        use.call,
+        f"memory {use.memory_bytes / 1024 / 1024:.1f} MB, {use.pids} processes{use.note}",
     )
-    if not memory:
+    if not use.memory_bytes:
         raise LessonFailed(
             "Neither Docker nor the kernel's cgroup files gave the memory use of a running "
             "container; the engine's log says why (make logs)."

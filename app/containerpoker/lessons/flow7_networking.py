@@ -14,7 +14,7 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Iterator
 
-from .framework import Lab, LessonFailed, Param, Step
+from .framework import Lab, LessonFailed, Param, Step, wait_until
 
 TITLE = "Networking"
 CATEGORY = "Networking"
@@ -24,17 +24,30 @@ PARAMS = [
 ]
 WEB_IMAGE = "containerpoker/nginx"
 CLIENT_IMAGE = "containerpoker/python"
-# A tiny HTTP client in Python (the images have no curl); the URL comes in as argv.
-FETCH = (
-    "import sys, urllib.request\n"
-    "try:\n"
-    "    print(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read()[:60].decode())\n"
-    "except Exception as exc:\n"
-    "    print('FAILED:', type(exc).__name__, exc); sys.exit(1)\n"
-)
+
+# A tiny HTTP client in Python (the images have no curl). It prints the start of
+# the page, or FAILED and why, and exits with 1 when it failed.
+FETCH = """\
+import sys
+import urllib.request
+
+url, timeout = sys.argv[1], float(sys.argv[2])
+try:
+    page = urllib.request.urlopen(url, timeout=timeout).read()
+    print(page[:60].decode())
+except Exception as exc:
+    print("FAILED:", type(exc).__name__, exc)
+    sys.exit(1)
+"""
+# The nginx image's own health command: bash opens a connection to the port.
+LISTENING = ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 
 
-def _fetch_from(lab: Lab, network: str, url: str, timeout: int, what: str) -> tuple[int, str]:
+def fetch_from(lab: Lab, network: str, url: str, timeout: int, what: str) -> tuple[int, str]:
+    """Fetch ``url`` from a throwaway container on ``network``: its exit code and output.
+
+    The URL comes in as an argument, never as part of the program.
+    """
     container = lab.client.containers.run(
         CLIENT_IMAGE,
         ["python3", "-c", FETCH, url, str(timeout)],
@@ -42,7 +55,10 @@ def _fetch_from(lab: Lab, network: str, url: str, timeout: int, what: str) -> tu
         labels=lab.labels(),
         network=network,
         detach=True,
-        user="10001",
+        user="10001",  # no need to be root to fetch a page
+        # The machine is shared by everyone running a lesson: every container is
+        # bounded (memory, CPU, processes, no capabilities, rotated logs).
+        **lab.limits(),
     )
     code = container.wait(timeout=timeout + 30)["StatusCode"]
     output = container.logs().decode().strip()
@@ -52,9 +68,12 @@ def _fetch_from(lab: Lab, network: str, url: str, timeout: int, what: str) -> tu
 
 def run(lab: Lab, params: dict) -> Iterator[Step]:
     alias, timeout = params["alias"], params["timeout"]
+
+    # 1. Two user-defined bridge networks. Each gets its own addresses and its
+    #    own DNS; Docker keeps traffic from one from reaching the other.
     front, other = lab.name("front"), lab.name("other")
-    for net in (front, other):
-        lab.client.networks.create(net, driver="bridge", labels=lab.labels())
+    lab.client.networks.create(front, driver="bridge", labels=lab.labels())
+    lab.client.networks.create(other, driver="bridge", labels=lab.labels())
     yield Step(
         "Create two networks",
         "User-defined bridge networks: each has its own addresses and its own DNS.",
@@ -62,18 +81,22 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"{front}, {other}",
     )
 
+    # 2. Start nginx on the first network, with a second DNS name (the alias) that
+    #    exists on that network only, and publish its port 8080 to the host: on
+    #    127.0.0.1 only, at a free port Docker chooses. Bounded like every lesson
+    #    container (the image runs as an unprivileged user on 8080: it needs no
+    #    capability).
     web = lab.client.containers.run(
         WEB_IMAGE,
         name=lab.name("web"),
         labels=lab.labels(),
         detach=True,
         network=front,
+        networking_config={front: lab.client.api.create_endpoint_config(aliases=[alias])},
         ports={"8080/tcp": ("127.0.0.1", None)},
+        **lab.limits(),
     )
-    # The alias is a second DNS name on that network only.
-    lab.client.networks.get(front).disconnect(web)
-    lab.client.networks.get(front).connect(web, aliases=[alias])
-    web.reload()
+    web.reload()  # its attributes now include its address and the host port
     address = web.attrs["NetworkSettings"]["Networks"][front]["IPAddress"]
     host_port = web.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
     yield Step(
@@ -83,11 +106,17 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"address {address}, alias {alias}, published on 127.0.0.1:{host_port}",
     )
 
-    code, output = 1, ""
-    for _ in range(20):  # nginx needs a moment to listen
-        code, output = _fetch_from(lab, front, f"http://{alias}:8080/", timeout, "neighbour")
-        if code == 0:
-            break
+    # 3. nginx needs a moment after it starts before it listens. Wait for that,
+    #    asking inside its container, so that what follows tests the network,
+    #    not nginx's start-up.
+    def listening() -> bool:
+        return web.exec_run(LISTENING).exit_code == 0
+
+    wait_until(listening, timeout=10, interval=0.2, what="nginx to listen on port 8080")
+
+    # 4. From a container on the same network, fetch the page by the alias:
+    #    Docker's DNS on that network answers with the web server's address.
+    code, output = fetch_from(lab, front, f"http://{alias}:8080/", timeout, "neighbour")
     yield Step(
         "Reach it by name from the same network",
         "Docker's DNS resolves the alias for containers on the same network.",
@@ -98,6 +127,7 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
     if code != 0:
         raise LessonFailed(f"A container on {front} could not reach {alias}: {output}")
 
+    # 5. From the host, through the published port: the way in from outside.
     with urllib.request.urlopen(f"http://127.0.0.1:{host_port}/", timeout=10) as response:
         from_host = response.status
     yield Step(
@@ -107,15 +137,23 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"HTTP {from_host}",
     )
 
-    by_name = _fetch_from(lab, other, f"http://{alias}:8080/", timeout, "outsider-name")
-    by_address = _fetch_from(lab, other, f"http://{address}:8080/", timeout, "outsider-ip")
+    # 6. From a container on the other network: the name is unknown there (its
+    #    DNS has no such entry), and even the address cannot be reached (no route
+    #    between the networks: the attempt waits out its timeout).
+    by_name_code, by_name = fetch_from(
+        lab, other, f"http://{alias}:8080/", timeout, "outsider-name"
+    )
+    by_address_code, by_address = fetch_from(
+        lab, other, f"http://{address}:8080/", timeout, "outsider-ip"
+    )
+    both_failed = by_name_code != 0 and by_address_code != 0
     yield Step(
         "Try from another network, by name and by address",
         "Another network has other DNS and no route to the first: both attempts fail.",
         f"docker run --network {other} ... urlopen('http://{alias}:8080/') and "
         f"urlopen('http://{address}:8080/')",
-        f"by name: {by_name[1]}\nby address: {by_address[1]}",
-        ok=by_name[0] != 0 and by_address[0] != 0,
+        f"by name: {by_name}\nby address: {by_address}",
+        ok=both_failed,
     )
-    if by_name[0] == 0 or by_address[0] == 0:
+    if not both_failed:
         raise LessonFailed("A container on another network reached the web server: no isolation.")

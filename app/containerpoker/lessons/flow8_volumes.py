@@ -26,11 +26,33 @@ PARAMS = [
 ]
 IMAGE = "debian:bookworm-slim"
 
+# Writes the note into COUNT files. The note comes in through the environment,
+# not inside the script, so nothing in it is ever run as shell.
+WRITE_NOTES = """\
+for i in $(seq 1 "$COUNT"); do
+    printf "%s\\n" "$NOTE" > /data/note$i.txt
+done
+"""
+# Waits up to 10 s for the file /in/msg to appear, then prints it.
+LISTEN = """\
+for i in $(seq 1 100); do
+    if [ -f /in/msg ]; then
+        cat /in/msg
+        exit 0
+    fi
+    sleep 0.1
+done
+exit 1
+"""
 
-def _sh(lab: Lab, script: str, mounts: dict[str, str], what: str, env: dict | None = None) -> str:
-    """Run a short shell script in a throwaway container with volumes mounted.
 
-    The container is removed when the script ends: what it wrote outside the
+def run_script(
+    lab: Lab, script: str, mounts: dict[str, str], what: str, env: dict | None = None
+) -> str:
+    """Run a short shell script in a throwaway container with volumes mounted; its output.
+
+    ``mounts`` maps a volume's name to where it appears in the container.  The
+    container is removed when the script ends: what it wrote outside the
     volumes goes with it.
     """
     container = lab.client.containers.run(
@@ -38,9 +60,12 @@ def _sh(lab: Lab, script: str, mounts: dict[str, str], what: str, env: dict | No
         ["sh", "-c", script],
         name=lab.name(what),
         labels=lab.labels(),
-        volumes={vol: {"bind": path, "mode": "rw"} for vol, path in mounts.items()},
+        volumes={volume: {"bind": path, "mode": "rw"} for volume, path in mounts.items()},
         environment=env or {},
         detach=True,
+        # The machine is shared by everyone running a lesson: every container is
+        # bounded (memory, CPU, processes, no capabilities, rotated logs).
+        **lab.limits(),
     )
     status = container.wait(timeout=30)["StatusCode"]
     output = container.logs().decode().strip()
@@ -52,6 +77,8 @@ def _sh(lab: Lab, script: str, mounts: dict[str, str], what: str, env: dict | No
 
 def run(lab: Lab, params: dict) -> Iterator[Step]:
     note, count = params["note"], params["files"]
+
+    # 1. A volume: storage Docker keeps apart from any container.
     data = lab.name("data")
     lab.client.volumes.create(data, labels=lab.labels())
     yield Step(
@@ -61,15 +88,9 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         data,
     )
 
-    # Write with one container; the text goes in through the environment, not the
-    # script, so nothing in it is ever run as shell.
-    _sh(
-        lab,
-        'for i in $(seq 1 "$COUNT"); do printf "%s\\n" "$NOTE" > /data/note$i.txt; done',
-        {data: "/data"},
-        "writer",
-        env={"NOTE": note, "COUNT": str(count)},
-    )
+    # 2. A writer container mounts it at /data, writes the files there, and is
+    #    removed (run_script removes it when the script ends).
+    run_script(lab, WRITE_NOTES, {data: "/data"}, "writer", env={"NOTE": note, "COUNT": str(count)})
     yield Step(
         "Write, then remove the container",
         "The writer is gone; its own files went with it, the volume's did not.",
@@ -77,24 +98,29 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"{count} files written; container removed",
     )
 
-    seen = _sh(lab, "cat /data/note1.txt; ls /data | wc -l", {data: "/data"}, "reader")
-    survived = seen.splitlines()
+    # 3. A new container mounting the same volume finds the data: the first
+    #    note, then how many files there are.
+    seen = run_script(lab, "cat /data/note1.txt; ls /data | wc -l", {data: "/data"}, "reader")
     yield Step(
         "Read it from a new container",
         "A new container mounting the volume finds the data.",
         f"docker run --rm -v {data}:/data {IMAGE} cat /data/note1.txt",
         seen,
     )
+    survived = seen.splitlines()
     if survived[:1] != [note] or survived[-1:] != [str(count)]:
         raise LessonFailed(f"The data did not survive: read {seen!r}.")
 
-    # Back up: copy the volume's content out of a (stopped) container as a tar stream.
+    # 4. Back up. Docker hands out any folder of a container as a tar stream (what
+    #    `docker cp NAME:/data -` prints). The container need not run: one created
+    #    with the volume mounted (read-only: a backup only reads) will do.
     holder = lab.client.containers.create(
         IMAGE,
         ["true"],
         name=lab.name("backup"),
         labels=lab.labels(),
         volumes={data: {"bind": "/data", "mode": "ro"}},
+        **lab.limits(),
     )
     with tempfile.TemporaryDirectory(prefix="cp-lesson8-") as folder:
         backup = Path(folder) / "backup.tar"
@@ -104,7 +130,7 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
                 out.write(chunk)
         holder.remove()
         with tarfile.open(backup) as archive:
-            names = sorted(m.name for m in archive.getmembers() if m.isfile())
+            names = sorted(member.name for member in archive.getmembers() if member.isfile())
         yield Step(
             "Back it up to a tar file",
             "Docker hands out a folder of a container as a tar stream: that is a backup.",
@@ -112,6 +138,8 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
             f"{backup.stat().st_size} bytes: {', '.join(names)}",
         )
 
+        # 5. Restore: a fresh volume, mounted in a created container, and the tar
+        #    unpacked into it (`docker cp - NAME:/restore` reads a tar from stdin).
         restored = lab.name("restored")
         lab.client.volumes.create(restored, labels=lab.labels())
         target = lab.client.containers.create(
@@ -120,10 +148,12 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
             name=lab.name("restore"),
             labels=lab.labels(),
             volumes={restored: {"bind": "/restore", "mode": "rw"}},
+            **lab.limits(),
         )
         target.put_archive("/restore", backup.read_bytes())
         target.remove()
-    again = _sh(lab, "cat /restore/data/note1.txt", {restored: "/restore"}, "check")
+    # The tar holds the folder "data" itself: the note is now in /restore/data.
+    again = run_script(lab, "cat /restore/data/note1.txt", {restored: "/restore"}, "check")
     yield Step(
         "Restore into a new volume",
         "Unpacking the tar into a fresh volume gives the same data, anywhere.",
@@ -133,24 +163,22 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
     if again != note:
         raise LessonFailed(f"The restored volume holds {again!r}, not the note.")
 
-    # Share: two containers, one volume, at the same time.
+    # 6. Share: two containers mount one volume at the same time. The listener
+    #    (read-only) starts first and waits for a file; the talker writes it.
     shared = lab.name("shared")
     lab.client.volumes.create(shared, labels=lab.labels())
-    reader = lab.client.containers.run(
+    listener = lab.client.containers.run(
         IMAGE,
-        [
-            "sh",
-            "-c",
-            "for i in $(seq 1 100); do [ -f /in/msg ] && cat /in/msg && exit 0; sleep 0.1; done; exit 1",
-        ],
+        ["sh", "-c", LISTEN],
         name=lab.name("listener"),
         labels=lab.labels(),
         volumes={shared: {"bind": "/in", "mode": "ro"}},
         detach=True,
+        **lab.limits(),
     )
-    _sh(lab, 'printf "%s" "shared by two containers" > /out/msg', {shared: "/out"}, "talker")
-    code = reader.wait(timeout=30)["StatusCode"]
-    heard = reader.logs().decode().strip()
+    run_script(lab, 'printf "%s" "shared by two containers" > /out/msg', {shared: "/out"}, "talker")
+    code = listener.wait(timeout=30)["StatusCode"]
+    heard = listener.logs().decode().strip()
     yield Step(
         "Share one volume between two containers",
         "Both mount the same volume: what one writes, the other reads at once "

@@ -1,19 +1,26 @@
-"""Lesson plumbing: parameters, narrated steps, labelled objects, guaranteed clean-up."""
+"""Lesson plumbing: parameters, narrated steps, labelled and bounded objects, guaranteed
+clean-up, and the waiting and platform workarounds, so that the lessons need none of their own."""
 
 from __future__ import annotations
 
 import importlib
+import queue
 import re
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
+from docker.models.containers import Container
+from docker.types import LogConfig
 
 from ..config import Settings
+from ..engine import cgroups
 from ..errors import ContainerPokerError, EngineUnavailable, InvalidRequest
 
 LESSON_MODULES = [
@@ -28,6 +35,8 @@ LESSON_MODULES = [
 ]
 
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9 _.,:@/+=-]*$")
+# The Unix time after which the platform's sweep may remove a lesson's object.
+EXPIRES_LABEL = "containerpoker.expires"
 
 
 class LessonFailed(ContainerPokerError):
@@ -134,19 +143,45 @@ class Lesson:
         }
 
 
+@dataclass(frozen=True)
+class LessonBounds:
+    """What one lesson container may use at most, and how long a lesson's objects may live.
+
+    Any registered user can start a lesson, and all of them share one machine: without
+    bounds, one container could take all the memory, the CPU or the process table, fill
+    the disk with logs, or outlive its lesson.  These are the defaults; give a
+    :class:`Lab` other ones with ``bounds=``.
+    """
+
+    memory: str = "128m"  # RAM, with no swap on top
+    cpus: float = 0.5  # share of one CPU
+    pids: int = 128  # processes and threads
+    log_max_size: str = "1m"  # per log file
+    log_max_file: int = 2  # log files kept
+    lifetime: int = 900  # seconds before the platform's sweep may remove what is left
+
+
 @dataclass
 class Lab:
-    """A Docker client for one lesson run: names, labels and clean-up.
+    """A Docker client for one lesson run: names, labels, bounds and clean-up.
 
     Every container, network and volume made through :meth:`labels` carries
     ``containerpoker.role=lesson``, the lesson's number and this run's id, so
-    :meth:`cleanup` finds all of it, whatever happened in between.
+    :meth:`cleanup` finds all of it, whatever happened in between, and
+    ``containerpoker.expires``, so the platform's sweep removes it even when
+    nothing ran :meth:`cleanup` (a crash).  Every container also takes
+    :meth:`limits`.
     """
 
     client: docker.DockerClient
     lesson: int
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     extra_labels: dict[str, str] = field(default_factory=dict)
+    bounds: LessonBounds = field(default_factory=LessonBounds)
+    expires: int = field(init=False)  # Unix time: now + the bounds' lifetime
+
+    def __post_init__(self) -> None:
+        self.expires = int(time.time()) + self.bounds.lifetime
 
     def name(self, what: str) -> str:
         return f"cp-lesson{self.lesson}-{self.run_id}-{what}"
@@ -156,7 +191,31 @@ class Lab:
             "containerpoker.role": "lesson",
             "containerpoker.lesson": str(self.lesson),
             "containerpoker.run": self.run_id,
+            EXPIRES_LABEL: str(self.expires),
             **self.extra_labels,
+        }
+
+    def limits(self) -> dict[str, Any]:
+        """The keyword arguments that bound a container; pass them to every ``create``/``run``.
+
+        Memory, CPU and processes are capped, every Linux capability is dropped (root in
+        the container may then not change file owners, bind low ports, trace processes...),
+        no program may gain privileges (setuid), and the logs are rotated.
+        """
+        return {
+            "mem_limit": self.bounds.memory,
+            "memswap_limit": self.bounds.memory,  # the same figure: no swap on top
+            "nano_cpus": round(self.bounds.cpus * 1e9),
+            "pids_limit": self.bounds.pids,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "log_config": LogConfig(
+                type="json-file",
+                config={
+                    "max-size": self.bounds.log_max_size,
+                    "max-file": str(self.bounds.log_max_file),
+                },
+            ),
         }
 
     def _filter(self) -> dict:
@@ -195,6 +254,127 @@ class Lab:
                 except APIError:
                     time.sleep(0.1)
         return removed
+
+
+# Waiting, reading and platform workarounds: the lessons call these instead of
+# writing their own loops, so that each lesson shows only its idea.
+
+
+def wait_until(check: Callable[[], bool], timeout: float, interval: float, what: str) -> float:
+    """Call ``check`` every ``interval`` seconds until it returns True; the seconds it took.
+
+    Raises :class:`LessonFailed` naming ``what`` ("the app to become healthy") when
+    ``timeout`` seconds pass first.
+    """
+    start = time.monotonic()
+    while True:
+        if check():
+            return time.monotonic() - start
+        if time.monotonic() - start >= timeout:
+            raise LessonFailed(f"Waited {timeout} s for {what}; it did not happen.")
+        time.sleep(interval)
+
+
+def health(container: Container) -> str:
+    """What Docker's health check says now: starting, healthy, unhealthy (or none)."""
+    container.reload()
+    return container.attrs["State"].get("Health", {}).get("Status", "none")
+
+
+def wait_for_health(container: Container, status: str, timeout: float, what: str = "") -> float:
+    """Wait until the container's health check reports ``status``; the seconds it took.
+
+    A container that exits meanwhile never will: that fails at once, with the end of its log.
+    """
+
+    def reached() -> bool:
+        if health(container) == status:
+            return True
+        if container.attrs["State"]["Status"] in ("exited", "dead"):
+            log = container.logs().decode(errors="replace")[-300:]
+            raise LessonFailed(f"{container.name} exited: {log}")
+        return False
+
+    return wait_until(reached, timeout, 0.2, what or f"{container.name} to be {status}")
+
+
+def read_until(conn: socket.socket, marker: bytes, timeout: float) -> bytes:
+    """Read from a socket until ``marker`` arrives; everything read, marker included."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise LessonFailed(
+                f"The shell did not print {marker!r} in time; it printed {data[-200:]!r}."
+            )
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(4096)
+        except TimeoutError:
+            continue  # the deadline has passed: the check above says so
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def items_until(source: queue.Queue, deadline: float) -> Iterator[Any]:
+    """Each item put on ``source``, as it arrives, until ``time.monotonic()`` reaches ``deadline``."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            yield source.get(timeout=left)
+        except queue.Empty:
+            return
+
+
+def docker_time(text: str) -> float:
+    """A time as Docker writes it (``2024-05-01T12:00:00.123456789Z``, UTC) as Unix time."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(whole).replace(tzinfo=timezone.utc).timestamp()
+    if fraction:  # up to nanoseconds, more than datetime holds
+        seconds += float(f"0.{fraction}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class ResourceUse:
+    """A container's memory and process count, and how they were read."""
+
+    memory_bytes: int
+    pids: int | None
+    call: str  # the command that shows the same numbers
+    note: str = ""  # why they were not read the usual way, when they were not
+
+
+def resource_use(container: Container) -> ResourceUse:
+    """What ``docker stats --no-stream`` shows of a container's memory and processes.
+
+    Docker reads these numbers from the kernel's cgroup files.  When its stats come back
+    empty (it happens on some cgroup v1 hosts: see :mod:`containerpoker.engine.cgroups`), the
+    same files are read directly.  A memory use of 0 means neither worked.
+    """
+    try:
+        stats = container.stats(stream=False)
+    except APIError as exc:
+        raise LessonFailed(f"Docker did not give stats: {exc}.") from None
+    memory = stats.get("memory_stats", {}).get("usage", 0)
+    pids = stats.get("pids_stats", {}).get("current")
+    if memory:
+        return ResourceUse(memory, pids, f"docker stats --no-stream {container.name}")
+    container.reload()
+    found = cgroups.usage(container.attrs["State"]["Pid"])
+    if found is None:
+        return ResourceUse(0, pids, f"docker stats --no-stream {container.name}")
+    return ResourceUse(
+        found.memory_bytes,
+        found.pids,
+        f"cat {found.source}/memory.*  (docker stats came back empty)",
+        " (read from the cgroup: Docker's stats API gave nothing on this host)",
+    )
 
 
 def _load() -> dict[int, Lesson]:
