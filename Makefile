@@ -41,12 +41,13 @@ pools: ## Warm every pool to its size
 status: ## Show the pools
 	@$(CP) pool status
 
-stop: ## Stop the platform: the portal, its containers and volumes
+stop: ## Stop the platform: the portal, its recovery monitor, its containers and volumes
 	@if docker info >/dev/null 2>&1 && [ -x .venv/bin/containerpoker ]; then $(CP) stop; else echo "Nothing running."; fi
 
-logs: ## Show recent platform events, the portal's access log and the engine log
+logs: ## Show recent platform events, the portal's access log, the recovery monitor's and the engine's logs
 	@$(CP) pool events --limit 40
 	@if [ -f "$(CONTAINERPOKER_DATA_DIR)/portal-access.log" ]; then echo "--- portal ($(CONTAINERPOKER_DATA_DIR)/portal-access.log)"; tail -n 15 "$(CONTAINERPOKER_DATA_DIR)/portal-access.log"; fi
+	@if [ -f "$(CONTAINERPOKER_DATA_DIR)/monitor.log" ]; then echo "--- recovery monitor ($(CONTAINERPOKER_DATA_DIR)/monitor.log)"; tail -n 15 "$(CONTAINERPOKER_DATA_DIR)/monitor.log"; fi
 	@if [ -f /var/log/containerpoker-dockerd.log ]; then echo "--- engine (/var/log/containerpoker-dockerd.log)"; tail -n 15 /var/log/containerpoker-dockerd.log; fi
 
 clean: stop ## Stop, then delete local state, the environment and caches

@@ -15,14 +15,16 @@ config show`` prints every setting with its effective value.
 from __future__ import annotations
 
 import os
-import re
+import socket
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
 
+from . import config_values as v
+from .config_values import parse_size
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -36,114 +38,6 @@ SECRET_MIN = 32
 #: Where the runtime images' Dockerfiles live when running from a checkout.
 CHECKOUT_IMAGES_DIR = Path(__file__).resolve().parents[2] / "infrastructure" / "images"
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgKMG]?)[iI]?[bB]?\s*$")
-_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-
-Parse = Callable[[object, str], object]
-
-
-# -- parsers: (raw value, key) -> value, or ConfigError naming the key ----------------------
-
-
-def parse_size(text: str | int, key: str) -> int:
-    """``"64m"`` → bytes; a clear error for anything else."""
-    if isinstance(text, int):
-        return text
-    match = _SIZE_RE.match(str(text))
-    if not match:
-        raise ConfigError(
-            f"{key}={text!r} is not a size: write a number with an optional unit, like 64m or 1g."
-        )
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
-
-
-def _int(low: int, high: int) -> Parse:
-    def parse(value: object, key: str) -> int:
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ConfigError(f"{key}={value!r} is not a whole number.") from None
-        if not low <= number <= high:
-            raise ConfigError(f"{key}={number} is out of range: use {low} to {high}.")
-        return number
-
-    return parse
-
-
-def _float(low: float, high: float) -> Parse:
-    def parse(value: object, key: str) -> float:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise ConfigError(f"{key}={value!r} is not a number.") from None
-        if not low <= number <= high:
-            raise ConfigError(f"{key}={number} is out of range: use {low} to {high}.")
-        return number
-
-    return parse
-
-
-def _text(value: object, key: str) -> str:
-    return str(value).strip()
-
-
-def _flag(value: object, key: str) -> bool:
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{key}={value!r} is not a yes/no value: use 1 or 0.")
-
-
-def _choice(*allowed: str) -> Parse:
-    def parse(value: object, key: str) -> str:
-        text = str(value).strip().lower()
-        if text not in allowed:
-            raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
-        return text
-
-    return parse
-
-
-def _name(value: object, key: str) -> str:
-    text = str(value).strip()
-    if not _NAME_RE.match(text):
-        raise ConfigError(
-            f"{key}={text!r} is not a valid name: use lower-case letters, digits and dashes, "
-            "starting with a letter."
-        )
-    return text
-
-
-def _path(value: object, key: str) -> Path:
-    return Path(str(value)).expanduser()
-
-
-def _labels(value: object, key: str) -> dict[str, str]:
-    labels = {}
-    for pair in str(value or "").split(","):
-        if pair.strip():
-            name, _, text = pair.partition("=")
-            if not name.strip().startswith("containerpoker."):
-                raise ConfigError(
-                    f"{key}: label {name.strip()!r} must start with 'containerpoker.'."
-                )
-            labels[name.strip()] = text.strip()
-    return labels
-
-
-def _size(value: object, key: str) -> int:
-    return parse_size(value, key)  # type: ignore[arg-type]
-
-
-def _setting(default, parse: Parse, help: str, **extra):
-    """A configurable field: its default (written here only), parser and one-line help."""
-    factory = {"default_factory": default} if callable(default) else {"default": default}
-    return field(**factory, metadata={"parse": parse, "help": help, **extra})
-
-
 # -- the settings ---------------------------------------------------------------------------
 
 
@@ -156,17 +50,25 @@ class RuntimeConfig:
     """
 
     name: str
-    ports: str = field(default="", metadata={"help": "host port range, like 8000-8099"})
-    warm: int = field(default=2, metadata={"help": "containers kept warm"})
-    max_containers: int = field(
-        default=8, metadata={"help": "live containers at most", "key": "max"}
+    ports: str = v.setting("", v.text, "host port range, like 8000-8099")
+    warm: int = v.setting(2, v.int_range(0, 1000), "containers kept warm")
+    max_containers: int = v.setting(8, v.int_range(1, 1000), "live containers at most", key="max")
+    memory: str = v.setting("128m", v.text, "memory limit per container")
+    cpus: float = v.setting(0.5, v.float_range(0.05, 64), "CPU limit per container")
+    pids: int = v.setting(64, v.int_range(16, 4096), "process limit per container")
+    image: str = v.setting("", v.text, "image (default containerpoker/<name>)")
+    internal_port: int = v.setting(8080, v.int_range(1, 65535), "port the image serves on")
+    content_dir: str = v.setting("/srv/www", v.text, "where uploads land")
+    # Two clocks, as JupyterHub's idle culler keeps them: a container is released when its
+    # owner has not used it for idle_timeout, or lifetime after it was claimed (or renewed),
+    # whichever comes first. tmpnb's defaults: idle 1 h, at most 4 h; CTFd-whale renews 5 times.
+    lifetime: float = v.setting(
+        4 * 3600.0, v.duration(30 * 86400), "longest life of a claim (0: never)"
     )
-    memory: str = field(default="128m", metadata={"help": "memory limit per container"})
-    cpus: float = field(default=0.5, metadata={"help": "CPU limit per container"})
-    pids: int = field(default=64, metadata={"help": "process limit per container"})
-    image: str = field(default="", metadata={"help": "image (default containerpoker/<name>)"})
-    internal_port: int = field(default=8080, metadata={"help": "port the image serves on"})
-    content_dir: str = field(default="/srv/www", metadata={"help": "where uploads land"})
+    idle_timeout: float = v.setting(
+        3600.0, v.duration(30 * 86400), "released after idle (0: never)"
+    )
+    renewals: int = v.setting(3, v.int_range(0, 100), "times an owner may renew the lifetime")
 
     @property
     def port_start(self) -> int:
@@ -204,30 +106,56 @@ class Settings:
     """The platform's whole configuration, immutable once loaded."""
 
     runtimes: dict[str, RuntimeConfig]
-    data_dir: Path = _setting(_default_data_dir, _path, "state: database, keys, logs")
+    data_dir: Path = v.setting(_default_data_dir, v.path, "state: database, keys, logs")
     # Empty: sqlite:///<data_dir>/containerpoker.db (WAL, busy timeout).
-    database_url: str = _setting("", _text, "SQLAlchemy URL (default: SQLite in data_dir)")
-    instance: str = _setting("default", _name, "name of this platform on a shared engine")
-    engine: str = _setting("docker", _choice("docker"), "engine backend: docker (one host)")
-    docker_host: str = _setting("", _text, "Docker API URL (default: DOCKER_HOST or the socket)")
-    public_host: str = _setting("localhost", _text, "host name in users' container URLs")
-    bind_address: str = _setting("0.0.0.0", _text, "address pool ports are published on")
-    images_dir: Path = _setting(CHECKOUT_IMAGES_DIR, _path, "the runtime images' Dockerfiles")
-    base_image: str = _setting("debian:bookworm-slim", _text, "base of the runtime images")
-    warm_timeout: float = _setting(60.0, _float(5, 600), "s for a new container to serve")
+    database_url: str = v.setting("", v.text, "SQLAlchemy URL (default: SQLite in data_dir)")
+    instance: str = v.setting("default", v.name, "name of this platform on a shared engine")
+    engine: str = v.setting("docker", v.choice("docker"), "engine backend: docker (one host)")
+    docker_host: str = v.setting("", v.text, "Docker API URL (default: DOCKER_HOST or the socket)")
+    public_host: str = v.setting("localhost", v.text, "host name in users' container URLs")
+    # CIS Docker Benchmark 5.14: ports bound to the interface users reach, not 0.0.0.0.
+    bind_address: str = v.setting("", v.text, "address pool ports bind to (default: public_host's)")
+    images_dir: Path = v.setting(CHECKOUT_IMAGES_DIR, v.path, "the runtime images' Dockerfiles")
+    base_image: str = v.setting("debian:bookworm-slim", v.text, "base of the runtime images")
+    warm_timeout: float = v.setting(60.0, v.float_range(5, 600), "s for a new container to serve")
     # Unhealthy after 3 failures in a row of the image's own health command.
-    health_interval: float = _setting(30.0, _float(1, 3600), "s between health checks")
-    warm_parallelism: int = _setting(4, _int(1, 32), "containers warmed at once")
-    upload_max_bytes: int = _setting(20 * 1024**2, _size, "largest upload, unpacked")
-    upload_max_entries: int = _setting(500, _int(1, 100_000), "most files in one upload")
-    extra_labels: dict[str, str] = _setting(dict, _labels, "containerpoker.* labels for all")
+    health_interval: float = v.setting(30.0, v.float_range(1, 3600), "s between health checks")
+    warm_parallelism: int = v.setting(4, v.int_range(1, 32), "containers warmed at once")
+    upload_max_bytes: int = v.setting(20 * 1024**2, v.size, "largest upload, unpacked")
+    upload_max_entries: int = v.setting(500, v.int_range(1, 100_000), "most files in one upload")
+    extra_labels: dict[str, str] = v.setting(dict, v.labels, "containerpoker.* labels for all")
     # The portal is reached at portal_host: its cookies belong to that name only, which must
     # differ from public_host, where users' containers are.
-    portal_host: str = _setting("127.0.0.1", _text, "host name the portal is reached at")
-    portal_port: int = _setting(5000, _int(1, 65535), "port the portal serves on")
-    secret_key: str = _setting("", _text, "JWT signing key (empty: generated)", secret=True)
-    token_minutes: int = _setting(60, _int(1, 7 * 24 * 60), "minutes a login lasts")
-    cookie_secure: bool = _setting(False, _flag, "cookies over HTTPS only (behind TLS)")
+    portal_host: str = v.setting("127.0.0.1", v.text, "host name the portal is reached at")
+    portal_port: int = v.setting(5000, v.int_range(1, 65535), "port the portal serves on")
+    secret_key: str = v.setting("", v.text, "JWT signing key (empty: generated)", secret=True)
+    token_minutes: int = v.setting(60, v.int_range(1, 7 * 24 * 60), "minutes a login lasts")
+    cookie_secure: bool = v.setting(False, v.flag, "cookies over HTTPS only (behind TLS)")
+    # Lifecycle
+    max_per_user: int = v.setting(
+        3, v.int_range(1, 100), "containers one user may hold, all runtimes"
+    )
+    monitor_interval: float = v.setting(60.0, v.duration(3600), "s between full recovery passes")
+    portal_monitor: bool = v.setting(True, v.flag, "the portal runs the recovery monitor beside it")
+    # What any portal user can start besides pool containers: terminals and lesson runs.
+    max_terminals: int = v.setting(
+        20, v.int_range(0, 1000), "browser terminals open at once, in all"
+    )
+    terminals_per_user: int = v.setting(
+        2, v.int_range(0, 20), "browser terminals one user may open"
+    )
+    terminal_network: str = v.setting("none", v.text, "network of a terminal's container")
+    max_lesson_runs: int = v.setting(2, v.int_range(1, 50), "lesson runs at once, in all")
+    lesson_memory: str = v.setting("128m", v.text, "memory limit of a lesson's containers")
+    lesson_cpus: float = v.setting(
+        0.5, v.float_range(0.05, 8), "CPU limit of a lesson's containers"
+    )
+    lesson_pids: int = v.setting(
+        128, v.int_range(16, 4096), "process limit of a lesson's containers"
+    )
+    lesson_lifetime: float = v.setting(
+        900.0, v.duration(86400), "longest life of a lesson's objects"
+    )
 
     def runtime(self, name: str) -> RuntimeConfig:
         """The runtime called ``name``, or a clear error listing the known ones."""
@@ -243,6 +171,21 @@ class Settings:
         runtimes[name] = replace(self.runtime(name), **changes)
         return replace(self, runtimes=runtimes)
 
+    def publish_address(self) -> str:
+        """The address pool ports bind to: ``bind_address``, or by default the address that
+        ``public_host`` (the name in users' URLs) resolves to."""
+        if self.bind_address:
+            return self.bind_address
+        try:
+            found = socket.getaddrinfo(self.public_host, None, socket.AF_INET, socket.SOCK_STREAM)
+        except OSError:
+            raise ConfigError(
+                f"CONTAINERPOKER_PUBLIC_HOST={self.public_host!r} does not resolve, so the "
+                "address pool ports bind to cannot be derived from it: set "
+                "CONTAINERPOKER_BIND_ADDRESS (an address of this machine, or 0.0.0.0 for all)."
+            ) from None
+        return found[0][4][0]
+
     def shown(self) -> dict:
         """Every setting as ``config show`` prints it (the signing key masked)."""
         data: dict = {}
@@ -250,6 +193,11 @@ class Settings:
             value = getattr(self, spec.name)
             if spec.metadata.get("secret"):
                 value = "(set)" if value else "(generated in data_dir)"
+            elif spec.name == "bind_address" and not value:
+                try:
+                    value = f"{self.publish_address()} (the address of {self.public_host})"
+                except ConfigError as exc:
+                    value = f"(none: {exc.message})"
             elif spec.name == "runtimes":
                 value = {
                     n: {f.name: getattr(r, f.name) for f in fields(r)} for n, r in value.items()
@@ -355,20 +303,8 @@ def _check_secret(env: Mapping[str, str], dotenv: Mapping[str, str | None], valu
         )
 
 
-_RUNTIME_PARSERS: dict[str, Parse] = {
-    "warm": _int(0, 1000),
-    "max_containers": _int(1, 1000),
-    "memory": _text,
-    "cpus": _float(0.05, 64),
-    "pids": _int(16, 4096),
-    "image": _text,
-    "internal_port": _int(1, 65535),
-    "content_dir": _text,
-}
-
-
 def _load_runtime(src: _Source, name: str) -> RuntimeConfig:
-    if not _NAME_RE.match(name):
+    if not v.NAME_RE.match(name):
         raise ConfigError(f"Runtime name {name!r} is not valid: use lower-case letters and digits.")
     key = f"{PREFIX}{name.upper()}_"
     defaults = RUNTIME_DEFAULTS.get(name, {})
@@ -382,9 +318,9 @@ def _load_runtime(src: _Source, name: str) -> RuntimeConfig:
         if found is None:
             values[spec.name] = default
         elif spec.name == "ports":
-            values[spec.name] = _port_range(found, key + "PORTS")
+            values[spec.name] = v.port_range(found, key + "PORTS")
         else:
-            values[spec.name] = _RUNTIME_PARSERS[spec.name](found, key + env_name.upper())
+            values[spec.name] = spec.metadata["parse"](found, key + env_name.upper())
     if not values["ports"]:
         raise ConfigError(f"Runtime {name!r} has no ports: set {key}PORTS, like 9000-9099.")
     values["image"] = values["image"] or f"containerpoker/{name}"
@@ -404,18 +340,6 @@ def _load_runtime(src: _Source, name: str) -> RuntimeConfig:
             f"{key}MEMORY={config.memory} is below 16m: a runtime cannot start with less."
         )
     return config
-
-
-def _port_range(value: object, key: str) -> str:
-    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", str(value))
-    if not match:
-        raise ConfigError(f"{key}={value!r} is not a port range: write it like 8000-8099.")
-    start, end = int(match.group(1)), int(match.group(2))
-    if not (1024 <= start <= end <= 65535):
-        raise ConfigError(
-            f"{key}={value} is not usable: ports must be 1024-65535 with start <= end."
-        )
-    return f"{start}-{end}"
 
 
 def _check_ranges_disjoint(runtimes: dict[str, RuntimeConfig]) -> None:

@@ -43,6 +43,9 @@ class ContainerView:
     url: str
     stopped: bool
     node: str = "local"
+    expires_at: float | None = None  # when the platform releases it (see pool/lifecycle.py)
+    expires_reason: str = "never"
+    renewals_left: int = 0
 
     def as_dict(self) -> dict:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -66,7 +69,6 @@ class ContainerControl:
             found = {c.name: c for c in self.engine.list_pool_containers()}
         except EngineError:
             found = {}
-        flags = self.pool.stopped_flags([i.name for i in items])
         views = []
         for item in items:
             state = found.get(item.name)
@@ -84,8 +86,11 @@ class ContainerControl:
                     started_at=self.engine.started_at(item.name) if running else None,
                     host_port=item.host_port,
                     url=item.url,
-                    stopped=flags.get(item.name, False),
+                    stopped=item.stopped,
                     node=item.node,
+                    expires_at=item.expires_at,
+                    expires_reason=item.expires_reason,
+                    renewals_left=item.renewals_left,
                 )
             )
         return views
@@ -135,6 +140,7 @@ class ContainerControl:
             ) from None
         except EngineError as exc:
             raise Conflict(f"{exc.message} ({item.name}).") from None
+        self.pool.touch(item.name)  # the owner is using it
         self.pool.store.record(action, runtime=item.runtime, container=item.name, owner=item.owner)
         return {"container": item.name, "action": action, "done": True}
 

@@ -65,6 +65,19 @@ class Conflict(ContainerPokerError):
     code = "conflict"
 
 
+class QuotaExceeded(Conflict):
+    """The user holds as many containers as one user may: release one first."""
+
+    code = "quota_exceeded"
+
+    @classmethod
+    def holding(cls, held: int) -> QuotaExceeded:
+        return cls(
+            f"You hold {held} containers, the most one user may have at once: release one "
+            "(on the dashboard) before launching another."
+        )
+
+
 class PoolExhausted(ContainerPokerError):
     """No container is ready and the pool may not grow: retry later."""
 

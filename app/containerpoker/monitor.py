@@ -72,12 +72,15 @@ class Monitor:
         *,
         settle: float = 0.2,
         retry_max: float = 30.0,
+        interval: float | None = None,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
         """React to Docker events until ``stop`` is set; reconnect when the engine goes away.
 
         ``settle``: after a first event, wait this long for others (a container killed with
         its neighbours, a death followed by its destroy) and handle them in one pass.
+        ``interval``: also make a full pass this often (what expired is released then, and
+        anything an event did not report is found): the timer's work, for hosts without one.
         """
         delay = 1.0
         while not stop.is_set():
@@ -97,7 +100,7 @@ class Monitor:
                 if on_ready is not None:
                     on_ready()
                 self.say("Watching Docker events.")
-                self._follow(events, stop, settle)
+                self._follow(events, stop, settle, interval)
             except EngineUnavailable as exc:
                 self.say(f"Lost Docker while recovering ({_short(exc)}).")
             finally:
@@ -123,19 +126,27 @@ class Monitor:
         threading.Thread(target=read, name="cp-docker-events", daemon=True).start()
         return stream
 
-    def _follow(self, events: queue.Queue, stop: threading.Event, settle: float) -> None:
+    def _follow(
+        self, events: queue.Queue, stop: threading.Event, settle: float, interval=None
+    ) -> None:
         # Names to look at again, with when and how many failures so far. Every container an
         # event named is checked once more a little later (Docker may have restarted it under
         # its restart policy just before failing for good, which sends no further event), and
         # a replacement that failed is retried with a growing delay, not left to the timer.
         again: dict[str, tuple[float, int]] = {}
+        next_pass = time.monotonic() + interval if interval else None
         while not stop.is_set():
             now = time.monotonic()
+            if next_pass is not None and now >= next_pass:
+                self._periodic()
+                next_pass = time.monotonic() + interval
+                continue
             due = {name for name, (when, _) in again.items() if when <= now}
             if due:
                 self._check(due, again, "watch-retry", now, None)
                 continue
-            wait = min([0.5, *(when - now for when, _ in again.values())])
+            soon = [when for when, _ in again.values()] + ([next_pass] if next_pass else [])
+            wait = min([0.5, *(when - now for when in soon)])
             try:
                 first = events.get(timeout=max(wait, 0.01))
             except queue.Empty:
@@ -167,6 +178,15 @@ class Monitor:
                 self._check(names, again, "watch", seen_at, trigger)
             if lost:
                 return
+
+    def _periodic(self) -> None:
+        """A full pass between events; a busy database is tried again at the next one."""
+        try:
+            self.once(source="watch-periodic")
+        except EngineUnavailable:
+            raise  # the engine went away: reconnect and resynchronise
+        except Exception as exc:  # noqa: BLE001 - a busy database, say
+            self.say(f"The periodic pass failed ({_short(exc)}); trying again at the next one.")
 
     def _check(
         self,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -26,12 +27,43 @@ from .accounts import PASSWORD_MIN, Accounts, User
 from .config import Settings
 from .containers import ContainerControl
 from .engine import Engine, open_engine
-from .errors import ConfigError, ContainerPokerError
+from .errors import Busy, ConfigError, ContainerPokerError
 from .pool import Plan, Pool
 from .pool.warming import Progress
 from .store import Store
 
 log = logging.getLogger(__name__)
+LABEL = "containerpoker"
+
+
+class LessonRun:
+    """A lesson's steps, holding one of the platform's lesson slots until the run ends: when
+    its steps run out, fail, or the caller closes it (a page that went away)."""
+
+    def __init__(self, steps: Iterator, slot: threading.BoundedSemaphore) -> None:
+        self._steps = steps
+        self._slot = slot
+        self._open = True
+
+    def __iter__(self) -> LessonRun:
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._steps)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            try:
+                self._steps.close()  # the lesson cleans up
+            finally:
+                self._slot.release()
+
+    __del__ = close
 
 
 class Platform:
@@ -63,6 +95,9 @@ class Platform:
         self._pool: Pool | None = None
         self._control: ContainerControl | None = None
         self._lock = threading.RLock()
+        # What any portal user can start besides pool containers, bounded platform-wide.
+        self._lesson_runs = threading.BoundedSemaphore(settings.max_lesson_runs)
+        self._terminals: dict[str, int] = {}
 
     # -- what it owns (built on first use) -----------------------------------------------
 
@@ -165,25 +200,83 @@ class Platform:
         lesson = find(ref)
         return lesson, validate(lesson, params or {})
 
-    def run_lesson(self, ref: int | str, params: dict | None = None) -> Iterator:
-        """Run a lesson on the platform's engine, yielding its narrated steps."""
+    def lesson_labels(self, owner: str | None = None) -> dict[str, str]:
+        """Labels on everything a lesson run or a terminal creates: the instance, and the
+        process that made it, so that a reconcile removes what a dead process left behind."""
+        labels = dict(self.settings.extra_labels)
+        labels[f"{LABEL}.instance"] = self.settings.instance
+        labels[f"{LABEL}.process"] = f"{socket.gethostname()}:{os.getpid()}"
+        if owner:
+            labels[f"{LABEL}.owner"] = owner
+        return labels
+
+    def run_lesson(
+        self, ref: int | str, params: dict | None = None, *, owner: str | None = None
+    ) -> LessonRun:
+        """Run a lesson on the platform's engine: its narrated steps, one by one.
+
+        At most ``max_lesson_runs`` run at once on this platform (:class:`Busy` otherwise);
+        every container a run creates is bounded (``lesson_*`` settings).
+        """
         from .lessons import run_lesson
 
-        return run_lesson(ref, params or {}, settings=self.settings)
+        if not self._lesson_runs.acquire(blocking=False):
+            raise Busy(
+                f"{self.settings.max_lesson_runs} lessons are running on this platform "
+                "already: retry in a moment."
+            )
+        try:
+            steps = run_lesson(
+                ref, params or {}, settings=self.settings, extra_labels=self.lesson_labels(owner)
+            )
+        except BaseException:
+            self._lesson_runs.release()
+            raise
+        return LessonRun(steps, self._lesson_runs)
 
-    def open_shell(self, term: str = "xterm-256color"):
-        """A started :class:`~containerpoker.lessons.shell.ShellSession`; close it when done."""
-        from .lessons.framework import Lab, docker_client
+    def open_shell(self, term: str = "xterm-256color", *, owner: str | None = None):
+        """A started :class:`~containerpoker.lessons.shell.ShellSession`; close it when done.
+
+        Its container is bounded like a lesson's and has no network (``terminal_network``).
+        At most ``max_terminals`` are open on this platform, and ``terminals_per_user`` per
+        user (:class:`Busy` otherwise).
+        """
+        from .lessons.framework import Lab, bounds_from, docker_client
         from .lessons.shell import ShellSession
 
-        client = docker_client(self.settings)
-        lab = Lab(client, 2, extra_labels=dict(self.settings.extra_labels))
-        session = ShellSession(client, lab, term)
+        with self._lock:
+            mine = self._terminals.get(owner or "", 0)
+            if sum(self._terminals.values()) >= self.settings.max_terminals:
+                raise Busy(
+                    f"{self.settings.max_terminals} terminals are open on this platform "
+                    "already: retry in a minute."
+                )
+            if owner and mine >= self.settings.terminals_per_user:
+                raise Busy(
+                    f"You have {mine} terminals open already, the most one user may: close one."
+                )
+            self._terminals[owner or ""] = mine + 1
+        session = None
         try:
+            client = docker_client(self.settings)
+            labels = self.lesson_labels(owner)
+            lab = Lab(client, 2, extra_labels=labels, bounds=bounds_from(self.settings))
+            network = self.settings.terminal_network
+            session = ShellSession(
+                client, lab, term, network=None if network == "bridge" else network
+            )
+            session.on_close = lambda: self._terminal_closed(owner)
             return session.start()
         except BaseException:
-            session.close()
+            if session is not None:
+                session.close()
+            else:
+                self._terminal_closed(owner)
             raise
+
+    def _terminal_closed(self, owner: str | None) -> None:
+        with self._lock:
+            self._terminals[owner or ""] -= 1
 
     # -- images and schema (what an operator runs before the platform serves) ------------
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     Index,
@@ -84,6 +85,13 @@ pool_containers = Table(
     Column("claimed_at", Float, nullable=True),
     # 1 while the owner has stopped it on purpose: recovery leaves it alone.
     Column("stopped", Integer, nullable=False, default=0, server_default="0"),
+    # The two clocks of an assignment (see config.RuntimeConfig): its lifetime ends at
+    # expires_at (NULL: never), and it is idle idle_timeout after last_active_at.
+    Column("expires_at", Float, nullable=True),
+    Column("last_active_at", Float, nullable=True),
+    Column("renewals", Integer, nullable=False, default=0, server_default="0"),
+    # How many TCP connections the container had accepted when the expiry sweep last looked.
+    Column("connections", BigInteger, nullable=True),
     UniqueConstraint("node", "host_port", name="uq_pool_containers_node_port"),
     Index("ix_pool_containers_runtime_state", "runtime", "state"),
     # One container per (owner, runtime): the second claim gets the first's container.
@@ -146,7 +154,12 @@ class Prepared:
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.order = list(compiled.positiontup or [])
-        self.fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        # Values written into the statement (a None among them); the others come per call.
+        self.fixed = {
+            name: value
+            for name, value in compiled.params.items()
+            if name in compiled.binds and not compiled.binds[name].required
+        }
 
     def execute(self, cursor, **params):
         values = {**self.fixed, **params}

@@ -19,6 +19,7 @@ MODULES = [
     "pool_init",
     "pool_info",
     "container_reset",
+    "container_renew",
     "pool_release",
     "lesson_run",
     "portal_user",
@@ -122,3 +123,39 @@ def test_admin_playbooks_do_what_they_say(tmp_path, instance):
     )
     deleted = play("users", "action=delete", "user=ada")
     assert deleted.returncode == 2 and "last admin" in deleted.stdout  # refused, as it should be
+
+
+def test_container_renew_renews_once_per_run_and_its_check_mode_twin_changes_nothing(
+    tmp_path, instance
+):
+    from containerpoker.config import load_settings
+    from containerpoker.platform import Platform
+
+    env = make_env(
+        tmp_path,
+        instance,
+        CONTAINERPOKER_RUNTIMES="nginx",
+        CONTAINERPOKER_NGINX_LIFETIME="1h",
+        CONTAINERPOKER_NGINX_RENEWALS="1",
+    )
+    config = {k.removeprefix("CONTAINERPOKER_"): v for k, v in env.items()}
+    with Platform(load_settings(env=env)) as platform:
+        platform.pool.init()
+        box = platform.pool.claim("ada", "nginx")
+
+        def renew(*flags: str):
+            args = json.dumps({"container": box.name, "owner": "ada", "config": config})
+            done = run(
+                ["ansible", "localhost", "-m", "containerpoker.lab.container_renew"]
+                + ["-a", args, *flags]
+            )
+            return done.returncode, done.stdout
+
+        code, out = renew("--check", "--diff")
+        assert code == 0 and "CHANGED" in out and "renewed " + box.name in out, out
+        assert platform.pool.get(box.name).renewals_left == 1  # check mode renewed nothing
+        code, out = renew()
+        assert code == 0 and "CHANGED" in out, out
+        assert platform.pool.get(box.name).renewals_left == 0
+        code, out = renew()
+        assert code != 0 and "the most allowed" in out, out

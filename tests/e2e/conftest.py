@@ -92,10 +92,14 @@ def served_portal(docker_client, tmp_path_factory) -> Iterator[ServedPortal]:
         instance,
         CONTAINERPOKER_PORTAL_HOST="localhost",
         CONTAINERPOKER_PORTAL_PORT=str(port),
-        CONTAINERPOKER_RUNTIMES="nginx,python",
+        CONTAINERPOKER_RUNTIMES="nginx,python,node",
         CONTAINERPOKER_NGINX_WARM="3",
         CONTAINERPOKER_NGINX_MAX="10",
         CONTAINERPOKER_PYTHON_WARM="1",
+        # node: the runtime whose containers expire fast, for the expiry tests
+        CONTAINERPOKER_NODE_WARM="1",
+        CONTAINERPOKER_NODE_LIFETIME="20",
+        CONTAINERPOKER_MONITOR_INTERVAL="2",
     )
     settings = load_settings(env=env)
     log = tmp / "portal.log"

@@ -242,3 +242,21 @@ def test_the_lesson_terminal_in_the_page(served_portal, browser, screenshots, do
     for name in shells:
         wait_gone(docker_client, name)
     assert errors == []
+
+
+def test_the_dashboard_counts_down_and_says_when_a_container_expired(
+    served_portal, browser, screenshots
+):
+    """The portal's own monitor releases a node container when its 20 s lifetime ends (the
+    served portal's configuration); the owner, dashboard open, is told why."""
+    page = new_page(browser)
+    register(page, served_portal, "latecomer")
+    page.click("button.launch[data-runtime='node']")
+    row = page.wait_for_selector("#my-containers tr[data-name]", timeout=30_000)
+    name = row.get_attribute("data-name")
+    countdown = page.text_content(f"#my-containers tr[data-name='{name}'] .expires")
+    assert countdown.startswith("in ") and "s" in countdown, countdown
+    page.screenshot(path=str(screenshots / "dashboard-expires.png"), full_page=True)
+    notice = page.wait_for_selector("#flash:has-text('expired')", timeout=60_000).text_content()
+    assert name in notice and "its lifetime of 20 s ended" in notice and "released" in notice
+    page.wait_for_selector(f"#my-containers tr[data-name='{name}']", state="detached")

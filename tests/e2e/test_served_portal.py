@@ -157,3 +157,52 @@ def test_the_terminal_socket_needs_a_login_and_the_portals_own_origin(served_por
         assert closed.value.reason == 1008 and words in closed.value.message
     mine = {"label": ["containerpoker.lesson=2", TEST_SELECTOR]}
     assert docker_client.containers.list(all=True, filters=mine) == []
+
+
+def test_the_served_portal_heals_a_killed_container_by_itself(served_portal, docker_client):
+    """What `make run` serves runs the recovery monitor beside the portal: a container killed
+    behind its back serves its owner's file again, with no timer and no systemd."""
+    import time
+    import urllib.request
+
+    monitor = served_portal.settings.data_dir / "monitor.pid"
+    assert monitor.exists(), "the portal did not start its recovery monitor"
+    token = user(served_portal, "healer")
+    status, body = call(served_portal, "POST", "/api/containers/spawn", {"runtime": "nginx"}, token)
+    assert status in (200, 201), body
+    box = body["container"]
+    container = docker_client.containers.get(box["name"])
+    container.put_archive("/srv/www", _tar("proof.html", b"still here"))
+    url = box["url"] + "proof.html"
+    assert urllib.request.urlopen(url, timeout=5).read() == b"still here"
+
+    container.kill()  # the fault, for real
+    killed = time.monotonic()
+    served = None
+    while time.monotonic() - killed < 60:
+        try:
+            if urllib.request.urlopen(url, timeout=1).read() == b"still here":
+                served = time.monotonic() - killed
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    assert served is not None, (served_portal.settings.data_dir / "monitor.log").read_text()[-2000:]
+    print(f"killed container served its file again after {served:.2f} s")
+    # By the monitor's watcher (or its first full pass, when it was still connecting).
+    assert (
+        "] replaced: " + box["name"]
+        in (served_portal.settings.data_dir / "monitor.log").read_text()
+    )
+
+
+def _tar(name: str, data: bytes) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.uid, info.gid, info.mode = len(data), 10001, 10001, 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

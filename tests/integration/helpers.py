@@ -40,3 +40,10 @@ def wait_gone(docker_client, name: str, timeout: float = 15.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"container {name} was still there after {timeout:.0f} s")
+
+
+def container_names(docker_client) -> set[str]:
+    """Every container's name, from one list call: no inspect of a container that another
+    test (or another session on this engine) removes meanwhile."""
+    listed = docker_client.api.containers(all=True)
+    return {c["Names"][0].lstrip("/") for c in listed if c.get("Names")}

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .helpers import fetch
+from .helpers import container_names, fetch
 
 pytestmark = pytest.mark.docker
 
@@ -54,7 +54,7 @@ def test_init_claim_upload_release_from_the_cli(test_env, tmp_path, docker_clien
 
     release = run(env, "pool", "release", claimed["name"], "--user", "alice")
     assert release.returncode == 0 and "Released" in release.stdout, release.stderr
-    assert claimed["name"] not in [c.name for c in docker_client.containers.list(all=True)]
+    assert claimed["name"] not in container_names(docker_client)
 
 
 @pytest.mark.parametrize(
@@ -121,3 +121,17 @@ def test_images_build_is_a_no_op_when_current(test_env):
         "python": "current",
         "node": "current",
     }
+
+
+def test_renew_from_the_cli_and_its_dry_run(test_env):
+    env = {**test_env, "CONTAINERPOKER_RUNTIMES": "nginx", "CONTAINERPOKER_NGINX_RENEWALS": "1"}
+    assert run(env, "-q", "pool", "init").returncode == 0
+    claimed = json.loads(run(env, "--json", "pool", "claim", "nginx", "--user", "ada").stdout)
+    listed = run(env, "pool", "list", "--user", "ada")
+    assert "(idle)" in listed.stdout or "(lifetime)" in listed.stdout, listed.stdout
+    dry = run(env, "pool", "renew", claimed["name"], "--user", "ada", "--dry-run")
+    assert dry.returncode == 0 and "Dry run" in dry.stdout and "renewed" in dry.stdout
+    done = run(env, "pool", "renew", claimed["name"], "--user", "ada")
+    assert done.returncode == 0 and "Renewed" in done.stdout and "0 renewal(s) left" in done.stdout
+    again = run(env, "pool", "renew", claimed["name"], "--user", "ada")
+    assert again.returncode == 1 and "the most allowed" in again.stderr

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from containerpoker.errors import Conflict, InvalidRequest, NotFound
 from containerpoker.store import events, pool_containers
 
-from .helpers import fetch, wait_gone
+from .helpers import container_names, fetch, wait_gone
 
 pytestmark = pytest.mark.docker
 
@@ -62,7 +62,7 @@ def test_release_deletes_container_and_files_and_the_pool_refills(manager, docke
     manager.release(claimed.name, owner="alice")
     manager.wait_idle(60)
 
-    names = [c.name for c in docker_client.containers.list(all=True)]
+    names = container_names(docker_client)
     assert claimed.name not in names
     assert volume not in [v.name for v in docker_client.volumes.list()]
     status = {s.runtime: s for s in manager.status()}["nginx"]

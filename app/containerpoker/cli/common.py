@@ -69,7 +69,7 @@ class Context:
             human()
 
     def emit_plan(self, plan, nothing: str) -> None:
-        """A plan's actions, one per line (a dry run says so first)."""
+        """A plan's actions, one per line (a dry run says so first); with --json, the plan."""
 
         def human() -> None:
             if not plan.actions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -33,10 +34,30 @@ from .common import Context, console, pass_ctx
     type=click.FloatRange(0, 5),
     help="--watch: seconds to gather events that come together before acting.",
 )
+@click.option(
+    "--interval",
+    type=click.FloatRange(0, 86400),
+    help="--watch: also a full pass (expiry included) this often, in seconds; 0: never "
+    "[default: CONTAINERPOKER_MONITOR_INTERVAL].",
+)
+@click.option(
+    "--parent",
+    type=int,
+    metavar="PID",
+    help="--watch: stop when this process ends (the portal that started it).",
+)
 @pass_ctx
-def monitor(ctx: Context, mode: str | None, show_log: bool, settle: float) -> None:
-    """Recover failed pool containers: a replaced assigned container keeps its owner, port and
-    files. Both modes use `pool reconcile` and can run at the same time."""
+def monitor(
+    ctx: Context,
+    mode: str | None,
+    show_log: bool,
+    settle: float,
+    interval: float | None,
+    parent: int | None,
+) -> None:
+    """Recover failed pool containers and release expired ones: a replaced assigned container
+    keeps its owner, port and files. Both modes use `pool reconcile` and can run at the same
+    time; one lock keeps them from doing anything twice."""
     from ..monitor import Monitor, read_log
 
     if show_log:
@@ -75,8 +96,19 @@ def monitor(ctx: Context, mode: str | None, show_log: bool, settle: float) -> No
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
-    watcher.watch(stop, settle=settle)
+    if parent:
+        threading.Thread(target=_follow_parent, args=(parent, stop), daemon=True).start()
+    every = ctx.settings.monitor_interval if interval is None else interval
+    watcher.watch(stop, settle=settle, interval=every or None)
     say("Stopped.")
+
+
+def _follow_parent(pid: int, stop: threading.Event) -> None:
+    """Set ``stop`` when process ``pid`` is gone (the portal was killed, even with SIGKILL):
+    this process is then no longer its child."""
+    while not stop.wait(1.0):
+        if os.getppid() != pid:
+            stop.set()
 
 
 def _say(text: str) -> None:

@@ -13,7 +13,7 @@ from .common import Context, console, dry_run_option, pass_ctx
 
 @click.group()
 def pool() -> None:
-    """Warm pools: init, status, claim, release, upload, add, resize, reset, reconcile."""
+    """Warm pools: init, status, claim, release, renew, upload, add, resize, reset, reconcile."""
 
 
 def status_table(statuses) -> Table:
@@ -92,8 +92,9 @@ def pool_list(ctx: Context, owner: str | None, runtime: str | None) -> None:
     items = ctx.platform().pool.containers(owner=owner, runtime=runtime)
 
     def human() -> None:
-        table = Table("name", "runtime", "state", "owner", "node", "port", "url")
+        table = Table("name", "runtime", "state", "owner", "node", "port", "url", "expires")
         for a in items:
+            ends = time.strftime("%H:%M", time.localtime(a.expires_at)) if a.expires_at else "-"
             table.add_row(
                 a.name,
                 a.runtime,
@@ -102,6 +103,7 @@ def pool_list(ctx: Context, owner: str | None, runtime: str | None) -> None:
                 a.node,
                 str(a.host_port),
                 a.url if a.owner else "-",
+                f"{ends} ({a.expires_reason})" if a.expires_at else "-",
             )
         console.print(table)
 
@@ -152,6 +154,25 @@ def pool_release(ctx: Context, container: str, owner: str | None, dry_run: bool)
         ),
     )
     manager.wait_idle()
+
+
+@pool.command("renew")
+@click.argument("container")
+@click.option("--user", "owner", help="Only renew it if it belongs to this user.")
+@dry_run_option
+@pass_ctx
+def pool_renew(ctx: Context, container: str, owner: str | None, dry_run: bool) -> None:
+    """Renew CONTAINER: its lifetime ends that long from now again (a few times at most)."""
+    plan = ctx.platform(plans_only=dry_run).pool.renew(container, owner=owner, apply=not dry_run)
+    renewed = plan.subjects[0]
+    if ctx.as_json or dry_run:
+        ctx.emit_plan(plan, "Nothing to renew.")
+        return
+    until = time.strftime("%H:%M", time.localtime(renewed.expires_at or time.time()))
+    console.print(
+        f"Renewed {renewed.name}: it now ends at {until} ({renewed.expires_reason} clock), "
+        f"{renewed.renewals_left} renewal(s) left."
+    )
 
 
 @pool.command("upload")

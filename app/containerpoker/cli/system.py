@@ -26,10 +26,10 @@ def config_show(ctx: Context) -> None:
             if key != "runtimes":
                 console.print(f"[bold]{key:18}[/] {value}", markup=True, soft_wrap=True)
         runtimes = data["runtimes"]
-        columns = list(next(iter(runtimes.values())))
-        table = Table(*columns)
-        for values in runtimes.values():
-            table.add_row(*(str(values[c]) for c in columns))
+        table = Table("runtime", *runtimes, title="runtimes")  # one row per setting
+        for field_name in next(iter(runtimes.values())):
+            if field_name != "name":
+                table.add_row(field_name, *(str(r[field_name]) for r in runtimes.values()))
         console.print(table)
 
     ctx.emit(data, human)

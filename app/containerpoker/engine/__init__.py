@@ -92,6 +92,15 @@ class ContainerState:
 
 
 @dataclass(frozen=True)
+class LabelledObject:
+    """A container, network or volume carrying the platform's labels (not a pool's)."""
+
+    kind: str  # container | network | volume
+    name: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
 class EngineEvent:
     """A pool container's event: its name and what happened (``die``, ``health_status: ...``)."""
 
@@ -230,6 +239,20 @@ class Engine(abc.ABC):
         """``cpu_percent``, ``memory_bytes`` and ``memory_limit`` (None when unknown)."""
 
     @abc.abstractmethod
+    def labelled(self, role: str) -> list[LabelledObject]:
+        """Every container, network and volume labelled ``containerpoker.role=<role>``."""
+
+    @abc.abstractmethod
+    def remove_labelled(self, thing: LabelledObject) -> bool:
+        """Remove one of them (a container with force); ``False`` when it was already gone."""
+
+    @abc.abstractmethod
+    def traffic(self, names: list[str]) -> dict[str, int]:
+        """TCP connections each running container has accepted so far (a counter that only
+        grows while it runs; the images' health checks do not connect): how the platform
+        tells that someone uses it."""
+
+    @abc.abstractmethod
     def pool_events(self) -> EventStream:
         """This instance's pool container events that can mean a failure."""
 
@@ -266,6 +289,7 @@ __all__ = [
     "Engine",
     "EngineEvent",
     "EventStream",
+    "LabelledObject",
     "Node",
     "PoolContainerSpec",
     "label",

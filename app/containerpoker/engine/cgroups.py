@@ -100,3 +100,23 @@ def _stat(path: Path, key: str) -> int:
         if name == key:
             return int(value)
     return 0
+
+
+def tcp_accepts(pid: int, container_id: str, proc: Path = _PROC) -> int | None:
+    """TCP connections the network namespace of process ``pid`` has accepted so far (the
+    kernel's ``Tcp: PassiveOpens``); None when it cannot be read or ``pid`` is no longer a
+    process of container ``container_id``."""
+    try:
+        if container_id not in (proc / str(pid) / "cgroup").read_text():
+            return None  # the process ended and its number was reused
+        return parse_tcp_accepts((proc / str(pid) / "net" / "snmp").read_text())
+    except OSError:
+        return None
+
+
+def parse_tcp_accepts(snmp: str) -> int | None:
+    """``PassiveOpens`` from the text of ``/proc/net/snmp`` (a header line, then values)."""
+    lines = [line.split() for line in snmp.splitlines() if line.startswith("Tcp:")]
+    if len(lines) < 2 or "PassiveOpens" not in lines[0]:
+        return None
+    return int(lines[1][lines[0].index("PassiveOpens")])

@@ -8,7 +8,6 @@ users reach it at ``PUBLIC_HOST`` and the platform at the bind address.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import time
@@ -17,14 +16,21 @@ from pathlib import Path
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import CancellableStream
-from docker.utils import convert_filters
 from requests.exceptions import RequestException
 
 from ..config import RuntimeConfig, Settings
 from ..errors import ContainerMissing, EngineError, EngineUnavailable, ImageMissing
-from . import WATCHED_ACTIONS, ContainerState, Engine, EngineEvent, EventStream, Node, cgroups
+from . import (
+    WATCHED_ACTIONS,
+    ContainerState,
+    Engine,
+    EventStream,
+    LabelledObject,
+    Node,
+    cgroups,
+)
 from . import PoolContainerSpec as Spec
+from .docker_events import DockerEvents
 from .util import http_answers, parse_docker_time, short, usage_from_stats
 
 LOCAL_NODE = "local"
@@ -69,6 +75,9 @@ class DockerHostEngine(Engine):
         self._api = self.client.api
         self._local = str(self._api.base_url).startswith("http+docker://")
         self._warned_stats = False
+        self._pids: dict[str, int] = {}  # docker id -> its main process, for traffic()
+        # CIS Docker Benchmark 5.14: published on the address users reach, not on all.
+        self.bind = settings.publish_address()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -77,7 +86,7 @@ class DockerHostEngine(Engine):
     # -- nodes --------------------------------------------------------------------
 
     def nodes(self) -> list[Node]:
-        bind = self.settings.bind_address
+        bind = self.bind
         reach = "127.0.0.1" if bind in ("0.0.0.0", "") else ("::1" if bind == "::" else bind)
         return [Node(LOCAL_NODE, self.settings.public_host, reach)]
 
@@ -137,13 +146,14 @@ class DockerHostEngine(Engine):
             except NotFound:
                 self._api.create_volume(name=spec.volume, labels=vol_labels)
         host_config = self._api.create_host_config(
-            port_bindings={
-                f"{runtime.internal_port}/tcp": (self.settings.bind_address, spec.host_port)
-            },
+            port_bindings={f"{runtime.internal_port}/tcp": (self.bind, spec.host_port)},
             mounts=[
                 docker.types.Mount(runtime.content_dir, spec.volume, type="volume", read_only=False)
             ],
             privileged=False,
+            # CIS Docker Benchmark 5.13: a read-only root; the images write only to /tmp (a
+            # small tmpfs) and the content folder (the user's volume).
+            read_only=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges:true"],
             mem_limit=runtime.memory_bytes,
@@ -325,6 +335,60 @@ class DockerHostEngine(Engine):
             )
         return {"memory_bytes": found.memory_bytes, "memory_limit": found.memory_limit}
 
+    def labelled(self, role: str) -> list[LabelledObject]:
+        filters = {"label": [f"containerpoker.role={role}"]}
+        with engine_errors(f"list the objects labelled containerpoker.role={role}"):
+            found = [
+                LabelledObject("container", c["Names"][0].lstrip("/"), c.get("Labels") or {})
+                for c in self._api.containers(all=True, filters=filters)
+            ]
+            found += [
+                LabelledObject("network", n["Name"], n.get("Labels") or {})
+                for n in self._api.networks(filters=filters)
+            ]
+            volumes = self._api.volumes(filters=filters).get("Volumes") or []
+            found += [LabelledObject("volume", v["Name"], v.get("Labels") or {}) for v in volumes]
+        return found
+
+    def remove_labelled(self, thing: LabelledObject) -> bool:
+        if thing.kind == "container":
+            return self.remove_container(thing.name)
+        if thing.kind == "volume":
+            return self.remove_volume(thing.name)
+        try:
+            with engine_errors(f"remove the network {thing.name}"):
+                self._api.remove_network(thing.name)
+            return True
+        except ContainerMissing:
+            return False
+
+    def traffic(self, names: list[str]) -> dict[str, int]:
+        wanted = set(names)
+        found = {}
+        for state in self.list_pool_containers():
+            if state.name not in wanted or not state.running:
+                continue
+            counter = None
+            if self._local:  # from the kernel: two small files, no API call
+                pid = self._pids.get(state.docker_id)
+                if pid is not None:
+                    counter = cgroups.tcp_accepts(pid, state.docker_id)
+                if counter is None:
+                    with contextlib.suppress(EngineError):
+                        with engine_errors(f"inspect {state.name}"):
+                            pid = self._api.inspect_container(state.docker_id)["State"]["Pid"]
+                        self._pids[state.docker_id] = pid
+                        counter = cgroups.tcp_accepts(pid, state.docker_id)
+            if counter is None:  # a remote engine: read the same counter inside it
+                with contextlib.suppress(EngineError):
+                    with engine_errors(f"read the connections of {state.name}"):
+                        exec_id = self._api.exec_create(state.docker_id, ["cat", "/proc/net/snmp"])
+                        output = self._api.exec_start(exec_id["Id"])
+                    counter = cgroups.parse_tcp_accepts(output.decode(errors="replace"))
+            if counter is not None:
+                found[state.name] = counter
+        return found
+
     def pool_events(self) -> EventStream:
         filters = {
             "type": "container",
@@ -332,12 +396,12 @@ class DockerHostEngine(Engine):
             "label": self.instance_filter(),
         }
         with engine_errors("follow Docker's events"):
-            return _Events(self._api, filters)
+            return DockerEvents(self._api, filters)
 
     # -- reaching published ports --------------------------------------------------
 
     def port_is_free(self, node: str, port: int) -> bool:
-        address = self.settings.bind_address
+        address = self.bind
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             # Like docker-proxy: a port in TIME_WAIT is free, one with a listener is not.
@@ -362,42 +426,3 @@ class DockerHostEngine(Engine):
             time.sleep(delay)
             delay = min(delay * 1.5, 0.25)
         raise TimeoutError(f"no HTTP answer on port {port} within {timeout:.0f}s")
-
-
-class _Events(EventStream):
-    """Docker's events, handed over as they happen.
-
-    Not ``APIClient.events()``: with urllib3 2 its reader (``read(1)`` then ``chunk_left``) hands
-    each event over only when the next one arrives, so a lone "die" could wait minutes for the
-    next health check. Reading the chunked response line by line as the bytes arrive has no such
-    lag. ``close()`` (from any thread) ends the iteration.
-    """
-
-    def __init__(self, api, filters: dict) -> None:
-        response = api._get(
-            api._url("/events"),
-            params={"filters": convert_filters(filters)},
-            stream=True,
-            timeout=None,
-        )
-        api._raise_for_status(response)
-
-        def decoded() -> Iterator[EngineEvent]:
-            for line in response.iter_lines(chunk_size=None):
-                if not line:
-                    continue
-                raw = json.loads(line)
-                name = raw.get("Actor", {}).get("Attributes", {}).get("name", "")
-                yield EngineEvent(name, raw.get("Action") or raw.get("status") or "")
-
-        self._stream = CancellableStream(decoded(), response)
-
-    def __iter__(self) -> Iterator[EngineEvent]:
-        try:
-            yield from self._stream
-        except (DockerException, RequestException, OSError, ValueError, AttributeError) as exc:
-            raise EngineUnavailable(f"Docker's event stream ended ({short(exc)}).") from None
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._stream.close()

@@ -446,22 +446,37 @@ def docker_client(settings: Settings | None) -> docker.DockerClient:
         ) from None
 
 
+def bounds_from(settings: Settings) -> LessonBounds:
+    """The bounds the platform's configuration sets (``CONTAINERPOKER_LESSON_*``)."""
+    return LessonBounds(
+        memory=settings.lesson_memory,
+        cpus=settings.lesson_cpus,
+        pids=settings.lesson_pids,
+        lifetime=int(settings.lesson_lifetime),
+    )
+
+
 def run_lesson(
     ref: int | str,
     raw_params: dict[str, object] | None = None,
     *,
     settings: Settings | None = None,
     client: docker.DockerClient | None = None,
+    extra_labels: dict[str, str] | None = None,
 ) -> Iterator[Step]:
     """Run a lesson, yielding its narrated steps; everything it made is removed at the end.
 
-    A failed check raises :class:`LessonFailed` after the clean-up step.
+    A failed check raises :class:`LessonFailed` after the clean-up step. ``extra_labels``
+    (default: the settings' own) go on everything the run creates.
     """
     lesson = find(ref)
     params = validate(lesson, raw_params or {})
     own_client = client is None
     client = client or docker_client(settings)
-    lab = Lab(client, lesson.number, extra_labels=dict(settings.extra_labels) if settings else {})
+    if extra_labels is None:
+        extra_labels = dict(settings.extra_labels) if settings else {}
+    bounds = bounds_from(settings) if settings else LessonBounds()
+    lab = Lab(client, lesson.number, extra_labels=extra_labels, bounds=bounds)
     finished = False
     try:
         yield from lesson.run(lab, params)

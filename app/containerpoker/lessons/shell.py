@@ -20,12 +20,15 @@ from .framework import Lab
 class ShellSession:
     """Bytes in, bytes out, a terminal size, and clean-up."""
 
-    def __init__(self, client: docker.DockerClient, lab: Lab, term: str) -> None:
+    def __init__(
+        self, client: docker.DockerClient, lab: Lab, term: str, network: str | None = "none"
+    ) -> None:
         self.client = client
         self.lab = lab
-        self.container = shell_container(lab, lab.name("shell"), term)
+        self.container = shell_container(lab, lab.name("shell"), term, network=network)
         self._stream = None
         self._socket = None
+        self.on_close = None  # called once the session is closed
 
     @property
     def name(self) -> str:
@@ -70,3 +73,6 @@ class ShellSession:
             return self.lab.cleanup()
         finally:
             self.client.close()
+            if self.on_close is not None:
+                callback, self.on_close = self.on_close, None
+                callback()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import InvalidRequest
 from ..store import ASSIGNED, FAILED, READY, RELEASED, STATES, WARMING
+
+OWNER_MAX = 120
 
 __all__ = [
     "ASSIGNED",
@@ -33,8 +36,38 @@ class Assignment:
     docker_id: str | None
     claimed_at: float | None
     node: str = "local"
+    stopped: bool = False  # by its owner, on purpose
+    # The two clocks (see lifecycle.py): when it is released, and which clock ends first.
+    expires_at: float | None = None
+    expires_reason: str = "never"  # idle | lifetime | never
+    lifetime_ends_at: float | None = None
+    idle_ends_at: float | None = None
+    renewals_left: int = 0
     cold_start: bool = False
     reused: bool = False
+
+    @classmethod
+    def of(cls, m, url: str, clocks, *, cold: bool = False, reused: bool = False) -> Assignment:
+        """From a row's mapping, its URL and its clocks (``lifecycle.Clocks``)."""
+        return cls(
+            name=m["name"],
+            runtime=m["runtime"],
+            owner=m["owner"],
+            host_port=m["host_port"],
+            url=url,
+            state=m["state"],
+            docker_id=m["docker_id"],
+            claimed_at=m["claimed_at"],
+            node=m["node"],
+            stopped=bool(m["stopped"]),
+            expires_at=clocks.expires_at,
+            expires_reason=clocks.reason,
+            lifetime_ends_at=clocks.lifetime_ends_at,
+            idle_ends_at=clocks.idle_ends_at,
+            renewals_left=clocks.renewals_left,
+            cold_start=cold,
+            reused=reused,
+        )
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -70,10 +103,12 @@ class ReconcileReport:
     """What a reconcile pass found and did."""
 
     replaced: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
     removed_dead: list[str] = field(default_factory=list)
     removed_orphans: list[str] = field(default_factory=list)
     removed_volumes: list[str] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
+    removed_lesson_objects: list[str] = field(default_factory=list)
     finished_releases: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     created: dict[str, int] = field(default_factory=dict)
@@ -81,10 +116,12 @@ class ReconcileReport:
     #: The lists that mean "something was changed", in the order they are reported.
     CHANGES = (
         "replaced",
+        "expired",
         "removed_dead",
         "removed_orphans",
         "removed_volumes",
         "abandoned",
+        "removed_lesson_objects",
         "finished_releases",
     )
 
@@ -151,3 +188,12 @@ class Plan:
             "after": self.after,
             "subjects": [a.as_dict() for a in self.subjects],
         }
+
+
+def check_owner(owner: str) -> str:
+    owner = (owner or "").strip()
+    if not owner or len(owner) > OWNER_MAX or not owner.isprintable():
+        raise InvalidRequest(
+            f"The owner must be 1 to {OWNER_MAX} printable characters, like a user name."
+        )
+    return owner

@@ -7,7 +7,10 @@ Docker is the truth about containers, the store about who owns what. A reconcile
 - removes a dead ready container (the refill warms a fresh one) and finishes releases that a
   killed process left half done;
 - cleans up warm-ups abandoned by a killed process;
-- removes labelled containers and volumes the store does not know (orphans).
+- removes labelled containers and volumes the store does not know (orphans);
+- releases assignments whose lifetime ended or that were idle too long (``lifecycle.py``);
+- removes what lesson runs and terminals left behind: past their expiry, or made by a process
+  of this host that is gone.
 
 Two passes never run at once on one host (a file lock), so the recovery timer, the event
 watcher and an operator's ``pool reconcile`` can run together and nothing is done twice.
@@ -18,11 +21,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 import time
 from collections.abc import Collection, Iterator
 
 from ..engine import PoolContainerSpec
 from ..errors import ContainerPokerError
+from .lifecycle import Lifecycle
 from .models import ASSIGNED, FAILED, READY, RELEASED, WARMING, ReconcileReport
 from .warming import Warmer
 
@@ -33,8 +38,9 @@ RELEASE_GRACE = 5.0  # s a release may take before reconcile finishes it
 class Recovery:
     """Reconcile passes over one platform instance."""
 
-    def __init__(self, warmer: Warmer) -> None:
+    def __init__(self, warmer: Warmer, lifecycle: Lifecycle) -> None:
         self.warmer = warmer
+        self.lifecycle = lifecycle
         self.rows = warmer.rows
         self.engine = warmer.engine
         self.settings = warmer.settings
@@ -59,14 +65,17 @@ class Recovery:
         """
         report = ReconcileReport()
         with self.lock():
+            if only is None:  # a full pass also releases what expired
+                report.expired = self.lifecycle.sweep()
             # Rows first, then the engine: a row always exists before its container, so a
             # container listed now has a row unless it is a true orphan.
-            rows = self.rows.listed() if only is None else self.rows.named(only)
+            rows = self.rows.listed(names=only)
             seen = {c.name: c for c in self.engine.list_pool_containers()}
             for row in rows:
                 self._check(row, seen.get(row.name), report)
             if only is None:
                 self._sweep(report)
+                self._sweep_lessons(report)
             if report.changed or report.failed:
                 self.rows.store.record("reconcile", detail=report.summary())
         if refill and (only is None or report.changed or report.failed):
@@ -98,27 +107,43 @@ class Recovery:
     def _sweep(self, report: ReconcileReport) -> None:
         # List again: a request a killed process had already sent may have created its
         # container while we worked.
+        names, volumes = self.rows.known()
         for found in self.engine.list_pool_containers():
-            if not self.rows.known(name=found.name):
+            if found.name not in names:
                 self.engine.remove_container(found.name)
                 report.removed_orphans.append(found.name)
         for volume in self.engine.list_pool_volumes():
-            if not self.rows.known(volume=volume):
+            if volume not in volumes:
                 self.engine.remove_volume(volume)
                 report.removed_volumes.append(volume)
+
+    def _sweep_lessons(self, report: ReconcileReport) -> None:
+        """Remove what lesson runs and terminals left: everything past its expiry, and this
+        instance's objects whose process (on this host) is gone (a portal killed mid-run)."""
+        now, host = time.time(), socket.gethostname()
+        found = self.engine.labelled("lesson")
+        dead = set()
+        for thing in found:
+            labels = thing.labels
+            expires = float(labels.get("containerpoker.expires") or "inf")
+            where, _, pid = labels.get("containerpoker.process", "").partition(":")
+            mine = labels.get("containerpoker.instance") == self.settings.instance
+            gone = mine and where == host and pid.isdigit() and not _alive(int(pid))
+            if expires < now or gone:
+                dead.add(labels.get("containerpoker.run"))
+        order = {"container": 0, "network": 1, "volume": 2}  # what uses what goes first
+        for thing in sorted(found, key=lambda t: order[t.kind]):
+            if thing.labels.get("containerpoker.run") in dead and self.engine.remove_labelled(
+                thing
+            ):
+                report.removed_lesson_objects.append(thing.name)
 
     def _abandoned(self, row) -> bool:
         """A warm-up whose process is gone, or that has taken far too long."""
         warmer = self.warmer
-        if row.worker_host == warmer.host and row.worker_pid:
-            if row.worker_pid == warmer.pid:
-                return False
-            try:
-                os.kill(row.worker_pid, 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                pass
+        other = row.worker_host == warmer.host and row.worker_pid not in (None, warmer.pid)
+        if other and not _alive(row.worker_pid):
+            return True
         return time.time() - row.updated_at > self.settings.warm_timeout + ABANDONED_AFTER
 
     def replace(self, row, *, reason: str) -> bool:
@@ -165,4 +190,14 @@ class Recovery:
         )
         if not kept:  # released while we replaced it: finish the release
             self.engine.remove_container(row.name)
-        return kept
+        return bool(kept)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True

@@ -1,7 +1,5 @@
 """Every SQL statement on the pool tables (``pools``, ``pool_containers``), and nothing else.
 
-The rules the statements keep:
-
 - A claim is one atomic UPDATE on a ready row (``state = 'ready'`` re-checked in the statement):
   no container ever has two owners, whatever the concurrency, across threads and processes.
 - Every row is written *before* its containers exist and deleted only after they are gone, so
@@ -9,12 +7,14 @@ The rules the statements keep:
 - A state change is conditional on the state it leaves (:meth:`PoolRows.move`): of two racing
   writers, exactly one wins.
 - A host port is unique per node (a unique index), and a user has one container per runtime
-  (a partial unique index on owner and runtime).
+  (a partial unique index on owner and runtime) and at most ``max_per_owner`` in all
+  (checked inside the claim's transaction).
+- A claim starts the assignment's two clocks: its lifetime (``expires_at``) and its idle
+  clock (``last_active_at``).
 
-Claims come in batches (see ``claims.py``); :meth:`PoolRows.serve_claims` serves one batch in
-one write transaction, with statements compiled once for the store's dialect and run on a raw
-cursor (see ``store.Prepared``): on a slow core that is the difference between ~4 ms and
-~0.3 ms a claim.
+Claims come in batches (``claims.py``); :meth:`PoolRows.serve_claims` serves one in one write
+transaction, with statements compiled once and run on a raw cursor (``store.Prepared``): on a
+slow core that is the difference between ~4 ms and ~0.3 ms a claim.
 """
 
 from __future__ import annotations
@@ -26,11 +26,18 @@ from sqlalchemy import Integer, String, bindparam, case, delete, func, insert, o
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import QuotaExceeded
 from ..store import ASSIGNED, READY, RELEASED, WARMING, Prepared, Store, events, pool_containers
 from ..store import pools as pools_table
 
 PC = pool_containers
 IN_MAX = 64  # the largest IN list of a claim statement
+# A row with an owner is one of the owner's holdings (a release clears the owner at once).
+
+# What a claim writes besides the owner: the state and both clocks of the assignment.
+_NOW = bindparam("p_now")
+_CLAIMED = {"state": ASSIGNED, "claimed_at": _NOW, "updated_at": _NOW, "last_active_at": _NOW}
+_CLAIMED |= {"expires_at": bindparam("p_expires"), "renewals": 0, "connections": None}
 
 
 def padded(count: int) -> int:
@@ -42,15 +49,23 @@ def padded(count: int) -> int:
 
 
 class PoolRows:
-    """The pool's rows in the store."""
+    """The pool's rows in the store.
 
-    def __init__(self, store: Store) -> None:
+    ``lifetimes``: each runtime's claim lifetime in seconds (0: never expires);
+    ``max_per_owner``: the containers one owner may hold, all runtimes together.
+    """
+
+    def __init__(
+        self, store: Store, lifetimes: dict[str, float] | None = None, max_per_owner: int = 0
+    ) -> None:
         self.store = store
+        self.lifetimes = dict(lifetimes or {})
+        self.max_per_owner = max_per_owner
         dialect = store.engine.dialect
         self._by_size: dict[tuple[str, int], Prepared] = {}
         size = 1
         while size <= IN_MAX:  # compiled now rather than on a claim
-            self._sql_existing(size)
+            self._sql_holdings(size)
             self._sql_assign(size)
             size *= 2
         oldest_ready = (
@@ -63,12 +78,7 @@ class PoolRows:
         self._sql_claim_one = Prepared(
             update(PC)
             .where(PC.c.id == oldest_ready.limit(1).scalar_subquery(), PC.c.state == READY)
-            .values(
-                state=ASSIGNED,
-                owner=bindparam("p_owner"),
-                claimed_at=bindparam("p_now"),
-                updated_at=bindparam("p_now"),
-            )
+            .values(owner=bindparam("p_owner"), **_CLAIMED)
             .returning(*PC.c),
             dialect,
         )
@@ -85,15 +95,15 @@ class PoolRows:
 
     # -- reading ---------------------------------------------------------------------
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """``{runtime: {state: count}}``."""
-        with self.store.read() as conn:
-            found = conn.execute(
-                select(PC.c.runtime, PC.c.state, func.count()).group_by(PC.c.runtime, PC.c.state)
-            ).all()
+    def tally(self, outer, inner, *, live: bool = False) -> dict[str, dict[str, int]]:
+        """Row counts ``{outer: {inner: n}}`` by two columns (``live``: not released)."""
+        query = select(PC.c[outer], PC.c[inner], func.count()).group_by(PC.c[outer], PC.c[inner])
+        if live:
+            query = query.where(PC.c.state != RELEASED)
         result: dict[str, dict[str, int]] = {}
-        for runtime, state, count in found:
-            result.setdefault(runtime, {})[state] = count
+        with self.store.read() as conn:
+            for first, second, count in conn.execute(query):
+                result.setdefault(first, {})[second] = count
         return result
 
     def count(self, runtime: str, states: Iterable[str], *, unowned: bool = False) -> int:
@@ -103,36 +113,30 @@ class PoolRows:
         with self.store.read() as conn:
             return conn.execute(query).scalar_one()
 
-    def load_by_node(self) -> dict[str, dict[str, int]]:
-        """Live containers (not released) per node and runtime."""
-        with self.store.read() as conn:
-            found = conn.execute(
-                select(PC.c.node, PC.c.runtime, func.count())
-                .where(PC.c.state != RELEASED)
-                .group_by(PC.c.node, PC.c.runtime)
-            ).all()
-        result: dict[str, dict[str, int]] = {}
-        for node, runtime, count in found:
-            result.setdefault(node, {})[runtime] = count
-        return result
-
     def listed(
-        self, owner: str | None = None, runtime: str | None = None, states: Iterable[str] = ()
+        self,
+        owner: str | None = None,
+        runtime: str | None = None,
+        states: Iterable[str] = (),
+        *,
+        names: Iterable[str] | None = None,
+        ids: Iterable[int] | None = None,
+        newest_first: bool = False,
     ) -> list[Row]:
-        """Rows, oldest first; only one owner's / runtime's / states' when given."""
-        query = select(PC).order_by(PC.c.id)
+        """Rows, oldest first; only those matching every filter given."""
+        query = select(PC).order_by(PC.c.id.desc() if newest_first else PC.c.id)
         if owner is not None:
             query = query.where(PC.c.owner == owner)
         if runtime is not None:
             query = query.where(PC.c.runtime == runtime)
         if states:
             query = query.where(PC.c.state.in_(list(states)))
+        if names is not None:  # an empty list matches nothing
+            query = query.where(PC.c.name.in_(list(names)))
+        if ids is not None:
+            query = query.where(PC.c.id.in_(list(ids)))
         with self.store.read() as conn:
             return conn.execute(query).all()
-
-    def named(self, names: Iterable[str]) -> list[Row]:
-        with self.store.read() as conn:
-            return conn.execute(select(PC).where(PC.c.name.in_(list(names)))).all()
 
     def find(self, ref: str | int) -> Row | None:
         """A row by pool name, Docker id (or a prefix of 12+), or numeric id."""
@@ -144,18 +148,6 @@ class PoolRows:
             conditions.append(PC.c.id == int(ref))
         with self.store.read() as conn:
             return conn.execute(select(PC).where(or_(*conditions)).limit(1)).first()
-
-    def by_id(self, row_id: int) -> Row | None:
-        with self.store.read() as conn:
-            return conn.execute(select(PC).where(PC.c.id == row_id)).first()
-
-    def ready_newest_first(self, runtime: str) -> list[Row]:
-        with self.store.read() as conn:
-            return conn.execute(
-                select(PC)
-                .where(PC.c.runtime == runtime, PC.c.state == READY)
-                .order_by(PC.c.id.desc())
-            ).all()
 
     def ports_in_use(self, start: int, end: int) -> dict[str, set[int]]:
         """``{node: ports}`` held by rows in a port range."""
@@ -171,26 +163,17 @@ class PoolRows:
             found.setdefault(node, set()).add(port)
         return found
 
-    def known(self, *, name: str | None = None, volume: str | None = None) -> bool:
-        condition = PC.c.name == name if name is not None else PC.c.volume == volume
+    def known(self) -> tuple[set[str], set[str]]:
+        """The names and the volumes of every row (one query, for the sweep of orphans)."""
         with self.store.read() as conn:
-            return conn.execute(select(PC.c.id).where(condition)).first() is not None
-
-    def stopped_flags(self, names: list[str]) -> dict[str, bool]:
-        if not names:
-            return {}
-        with self.store.read() as conn:
-            found = conn.execute(select(PC.c.name, PC.c.stopped).where(PC.c.name.in_(names)))
-            return {r.name: bool(r.stopped) for r in found}
+            found = conn.execute(select(PC.c.name, PC.c.volume)).all()
+        return {r.name for r in found}, {r.volume for r in found}
 
     # -- pool sizes ---------------------------------------------------------------------
 
     def ensure_pools(self, runtimes: Iterable[str]) -> None:
-        """Create the pools rows (the per-runtime locks) before anyone needs to lock them.
-
-        On PostgreSQL two writers inserting the same missing row would collide; creating them
-        up front leaves :meth:`_lock_runtime` a plain row lock.
-        """
+        """Create the pools rows (the per-runtime locks) up front: on PostgreSQL two writers
+        inserting the same missing row would collide; a plain row lock cannot."""
         try:
             with self.store.write() as conn:
                 have = set(conn.execute(select(pools_table.c.runtime)).scalars())
@@ -237,6 +220,11 @@ class PoolRows:
         that was wanted after the limit."""
         with self.store.write() as conn:
             self._lock_runtime(conn, runtime)
+            owner = candidates[0].get("owner") if candidates else None
+            if owner and self.max_per_owner:
+                held = conn.execute(select(func.count()).where(PC.c.owner == owner)).scalar_one()
+                if held >= self.max_per_owner:
+                    raise QuotaExceeded.holding(held)
             if limit is not None:
                 live = conn.execute(
                     select(func.count()).where(PC.c.runtime == runtime, PC.c.state != RELEASED)
@@ -264,64 +252,84 @@ class PoolRows:
             return rows, count
 
     def move(
-        self, row_id: int, from_states: str | Iterable[str], event: dict | None = None, **values
-    ) -> bool:
-        """Update a row only while it is in one of ``from_states``; True when this call won.
-
-        ``event``: recorded in the same transaction when the update happened.
-        """
+        self, row_id: int | list[int], from_states: str | Iterable[str], event=None, **values
+    ) -> int:
+        """Update rows only while they are in one of ``from_states``: how many this call won
+        (of two racing writers, one). ``event`` is recorded in the same transaction."""
         states = [from_states] if isinstance(from_states, str) else list(from_states)
+        ids = row_id if isinstance(row_id, list) else [row_id]
         with self.store.write() as conn:
             won = conn.execute(
-                update(PC).where(PC.c.id == row_id, PC.c.state.in_(states)).values(**values)
+                update(PC).where(PC.c.id.in_(ids), PC.c.state.in_(states)).values(**values)
             ).rowcount
             if won and event is not None:
                 self.store.add_event(conn, **event)
-        return bool(won)
+        return won
 
-    def move_many(self, row_ids: list[int], from_state: str, **values) -> int:
-        if not row_ids:
-            return 0
+    def forget(self, row_id: int | None, event: dict | None = None) -> None:
+        """Delete a row (its containers are gone); ``None``: every row (``make stop``)."""
         with self.store.write() as conn:
-            return conn.execute(
-                update(PC).where(PC.c.id.in_(row_ids), PC.c.state == from_state).values(**values)
-            ).rowcount
-
-    def set_stopped(self, name: str, stopped: bool) -> None:
-        with self.store.write() as conn:
-            conn.execute(update(PC).where(PC.c.name == name).values(stopped=int(stopped)))
-
-    def forget(self, row_id: int, event: dict | None = None) -> None:
-        """Delete a row (its containers are gone)."""
-        with self.store.write() as conn:
-            conn.execute(delete(PC).where(PC.c.id == row_id))
+            conn.execute(delete(PC).where(PC.c.id == row_id) if row_id is not None else delete(PC))
             if event is not None:
                 self.store.add_event(conn, **event)
 
-    def forget_all(self, event: dict) -> None:
+    # -- the clocks of assignments ---------------------------------------------------------
+
+    def note_traffic(self, seen: dict[int, tuple[int, bool]], now: float) -> None:
+        """Store each row's accepted-connections counter; restart the idle clock of those that
+        got new connections (``seen``: row id -> (counter, active))."""
+        if not seen:
+            return
         with self.store.write() as conn:
-            conn.execute(delete(PC))
-            self.store.add_event(conn, **event)
+            for row_id, (counter, active) in seen.items():
+                values: dict = {"connections": counter}
+                if active:
+                    values["last_active_at"] = now
+                conn.execute(
+                    update(PC).where(PC.c.id == row_id, PC.c.state == ASSIGNED).values(**values)
+                )
+
+    def renew(
+        self, row_id: int, expires_at: float | None, now: float, most: int, event: dict
+    ) -> bool:
+        """Push an assignment's lifetime to ``expires_at`` if it has renewals left (one
+        conditional statement: two racing renewals cannot both use the last one)."""
+        with self.store.write() as conn:
+            won = conn.execute(
+                update(PC)
+                .where(PC.c.id == row_id, PC.c.state == ASSIGNED, PC.c.renewals < most)
+                .values(expires_at=expires_at, last_active_at=now, renewals=PC.c.renewals + 1)
+            ).rowcount
+            if won:
+                self.store.add_event(conn, **event)
+        return bool(won)
 
     # -- claims --------------------------------------------------------------------------
 
     def serve_claims(self, batch: list) -> None:
         """Serve queued claims (``claims.ClaimRequest``) in one write transaction.
 
-        Per runtime: one query finds the owners' existing containers, one picks the oldest
-        ready rows, one UPDATE takes them all (:meth:`_sql_assign`), one insert logs the
-        claims: a handful of statements per batch, whatever its size. Each request gets an
-        ``outcome``: ``claimed`` (``row`` is now the owner's), ``reused`` (the owner already
-        had ``row``), ``warming`` (the owner's cold start ``row`` is under way) or ``empty``.
+        One query finds what the batch's owners hold already (all runtimes: the same container
+        again, and the quota); per runtime one picks the oldest ready rows and one UPDATE takes
+        them all (:meth:`_sql_assign`); one insert logs the claims. Each request gets an
+        ``outcome``: ``claimed`` (``row`` is now the owner's), ``reused`` (the owner had
+        ``row``), ``warming`` (the owner's cold start ``row`` is under way), ``over_quota`` or
+        ``empty`` (nothing ready).
         """
         now = time.time()
         claimed = []
-        by_runtime: dict[str, list] = {}
-        for request in batch:
-            by_runtime.setdefault(request.runtime, []).append(request)
         with self.store.raw_write() as cursor:
-            for runtime, requests in by_runtime.items():
-                claimed += self._serve_runtime(cursor, runtime, requests, now)
+            holdings: dict[str, list[dict]] = {}
+            owners = list(dict.fromkeys(r.owner for r in batch))
+            for start in range(0, len(owners), IN_MAX):
+                part = owners[start : start + IN_MAX]
+                size = padded(len(part))  # padding repeats the last owner: harmless
+                values = {f"o{i}": part[min(i, len(part) - 1)] for i in range(size)}
+                for row in Prepared.rows(self._sql_holdings(size).execute(cursor, **values)):
+                    holdings.setdefault(row["owner"], []).append(row)
+            for runtime in dict.fromkeys(r.runtime for r in batch):
+                requests = [r for r in batch if r.runtime == runtime]
+                claimed += self._serve_runtime(cursor, runtime, requests, now, holdings)
             if claimed:
                 self._sql_claim_event.execute_many(
                     cursor,
@@ -332,37 +340,37 @@ class PoolRows:
                     ],
                 )
 
-    def _serve_runtime(self, cursor, runtime: str, requests: list, now: float) -> list:
-        owners = list(dict.fromkeys(r.owner for r in requests))
-        existing = {}
-        for start in range(0, len(owners), IN_MAX):
-            part = owners[start : start + IN_MAX]
-            size = padded(len(part))  # padding repeats the last owner: harmless
-            values = {f"o{i}": part[min(i, len(part) - 1)] for i in range(size)}
-            found = self._sql_existing(size).execute(cursor, p_runtime=runtime, **values)
-            for row in Prepared.rows(found):
-                existing[row["owner"]] = row
+    def _serve_runtime(
+        self, cursor, runtime: str, requests: list, now: float, holdings: dict[str, list]
+    ) -> list:
         first, needing = {}, []
         for request in requests:
-            if request.owner in existing:
-                request.row = existing[request.owner]
+            held = holdings.get(request.owner, [])
+            mine = [row for row in held if row["runtime"] == runtime]
+            if mine:
+                request.row = mine[0]
                 request.outcome = "warming" if request.row["state"] == WARMING else "reused"
             elif request.owner not in first:
                 first[request.owner] = request
-                needing.append(request)
+                if self.max_per_owner and len(held) >= self.max_per_owner:
+                    request.outcome = "over_quota"
+                else:
+                    needing.append(request)
         ids = []
         if needing:
             found = self._sql_ready_ids.execute(cursor, p_runtime=runtime, p_limit=len(needing))
             ids = [row["id"] for row in Prepared.rows(found)]
         pairs = list(zip(needing, ids, strict=False))
         taken: dict[str, dict] = {}
+        expires = self.expiry(runtime, now)
         for start in range(0, len(pairs), IN_MAX):
             part = pairs[start : start + IN_MAX]
             values = {}
             for k in range(padded(len(part))):  # padding repeats the last pair: harmless
                 request, row_id = part[min(k, len(part) - 1)]
                 values[f"i{k}"], values[f"w{k}"] = row_id, request.owner
-            found = self._sql_assign(padded(len(part))).execute(cursor, p_now=now, **values)
+            statement = self._sql_assign(padded(len(part)))
+            found = statement.execute(cursor, p_now=now, p_expires=expires, **values)
             for row in Prepared.rows(found):
                 taken[row["owner"]] = row
         claimed = []
@@ -371,19 +379,24 @@ class PoolRows:
             if row is None and not self.store.is_sqlite:
                 # Another process took that row (PostgreSQL): pick again.
                 found = self._sql_claim_one.execute(
-                    cursor, p_runtime=runtime, p_owner=request.owner, p_now=now
+                    cursor, p_runtime=runtime, p_owner=request.owner, p_now=now, p_expires=expires
                 )
-                rows = Prepared.rows(found)
-                row = rows[0] if rows else None
+                row = next(iter(Prepared.rows(found)), None)
             request.row, request.outcome = row, "claimed" if row is not None else "empty"
             if row is not None:
                 claimed.append(request)
+                holdings.setdefault(request.owner, []).append(row)
         for request in requests:  # the same owner twice in one batch: one container
             leader = first.get(request.owner)
             if leader is not None and leader is not request and not request.outcome:
                 request.row = leader.row
                 request.outcome = "reused" if leader.outcome == "claimed" else leader.outcome
         return claimed
+
+    def expiry(self, runtime: str, now: float) -> float | None:
+        """When a claim made ``now`` ends (None: never)."""
+        lifetime = self.lifetimes.get(runtime, 0)
+        return now + lifetime if lifetime else None
 
     def _sized(self, kind: str, size: int, build) -> Prepared:
         prepared = self._by_size.get((kind, size))
@@ -392,15 +405,12 @@ class PoolRows:
             self._by_size[(kind, size)] = prepared
         return prepared
 
-    def _sql_existing(self, size: int) -> Prepared:
-        """``SELECT`` the rows of ``size`` owners (``o0``...) in one runtime."""
+    def _sql_holdings(self, size: int) -> Prepared:
+        """``SELECT`` what ``size`` owners (``o0``...) hold, in every runtime."""
         return self._sized(
-            "existing",
+            "holdings",
             size,
-            lambda n: select(PC).where(
-                PC.c.runtime == bindparam("p_runtime"),
-                PC.c.owner.in_([bindparam(f"o{i}") for i in range(n)]),
-            ),
+            lambda n: select(PC).where(PC.c.owner.in_([bindparam(f"o{i}") for i in range(n)])),
         )
 
     def _sql_assign(self, size: int) -> Prepared:
@@ -416,12 +426,7 @@ class PoolRows:
             return (
                 update(PC)
                 .where(PC.c.id.in_(ids), PC.c.state == READY)
-                .values(
-                    state=ASSIGNED,
-                    owner=owner,
-                    claimed_at=bindparam("p_now"),
-                    updated_at=bindparam("p_now"),
-                )
+                .values(owner=owner, **_CLAIMED)
                 .returning(*PC.c)
             )
 

@@ -3,8 +3,9 @@
 States (DESIGN.md): ``warming → ready → assigned → released → (removed)`` plus ``failed``.
 
 - A claim is one atomic UPDATE on a ready row (``rows.py``); with none ready, a container is
-  cold-started while the pool is under its maximum, otherwise :class:`PoolExhausted`.
-- A released container is never reused; it is the owner's no more when ``release`` returns.
+  cold-started while the pool is under its maximum, otherwise :class:`PoolExhausted`. A user
+  holds one container per runtime, and ``max_per_user`` in all.
+- A released or expired container is never reused; it is the owner's no more at once.
 - The user's files live in a per-container volume that becomes the assignment's at claim
   time, so a failed or reset container is replaced with the same owner, port and files.
 - ``init``, ``resize``, ``reset`` and ``release`` return a :class:`Plan`. With ``apply=False``
@@ -19,10 +20,18 @@ from collections.abc import Collection, Iterable
 
 from ..config import Settings
 from ..engine import Engine
-from ..errors import Conflict, ContainerPokerError, InvalidRequest, NotFound, PoolExhausted
+from ..errors import (
+    Conflict,
+    ContainerPokerError,
+    InvalidRequest,
+    NotFound,
+    PoolExhausted,
+    QuotaExceeded,
+)
 from ..store import Store
 from ..uploads import prepare_upload
 from .claims import ClaimBatcher
+from .lifecycle import Lifecycle
 from .models import (
     ASSIGNED,
     FAILED,
@@ -33,12 +42,11 @@ from .models import (
     Plan,
     PoolStatus,
     ReconcileReport,
+    check_owner,
 )
 from .recovery import Recovery
 from .rows import PoolRows
 from .warming import Progress, Warmer
-
-OWNER_MAX = 120
 
 
 class Pool:
@@ -55,12 +63,14 @@ class Pool:
         self.settings = settings
         self.store = store
         self.engine = engine
-        self.rows = PoolRows(store)
+        lifetimes = {name: cfg.lifetime for name, cfg in settings.runtimes.items()}
+        self.rows = PoolRows(store, lifetimes, max_per_owner=settings.max_per_user)
         self.rows.ensure_pools(settings.runtimes)
         self.warmer = Warmer(
             settings, self.rows, engine, progress or (lambda what, runtime, detail: None)
         )
-        self.recovery = Recovery(self.warmer)
+        self.lifecycle = Lifecycle(self.warmer)
+        self.recovery = Recovery(self.warmer, self.lifecycle)
         self._claims = ClaimBatcher(self.rows.serve_claims)
         self._addresses = {node.name: node.address for node in engine.nodes()}
 
@@ -82,23 +92,12 @@ class Pool:
 
     def assignment(self, row, *, cold: bool = False, reused: bool = False) -> Assignment:
         m = row if isinstance(row, dict) else row._mapping
-        return Assignment(
-            name=m["name"],
-            runtime=m["runtime"],
-            owner=m["owner"],
-            host_port=m["host_port"],
-            url=self.url_for(m["node"], m["host_port"]),
-            state=m["state"],
-            docker_id=m["docker_id"],
-            claimed_at=m["claimed_at"],
-            node=m["node"],
-            cold_start=cold,
-            reused=reused,
-        )
+        url = self.url_for(m["node"], m["host_port"])
+        return Assignment.of(m, url, self.lifecycle.clocks(m), cold=cold, reused=reused)
 
     def status(self) -> list[PoolStatus]:
         """Counts per runtime and state, plus each pool's target and limits."""
-        counts, overrides = self.rows.counts(), self.rows.warm_overrides()
+        counts, overrides = self.rows.tally("runtime", "state"), self.rows.warm_overrides()
         result = []
         for name, cfg in self.settings.runtimes.items():
             states = counts.get(name, {})
@@ -145,8 +144,11 @@ class Pool:
         if request.outcome == "claimed":
             self.warmer.schedule_refill(runtime)
             return self.assignment(request.row)
-        if request.outcome == "reused":
+        if request.outcome == "reused":  # launching it again is using it
+            self.lifecycle.touch(self.rows.find(request.row["id"]))
             return self.assignment(request.row, reused=True)
+        if request.outcome == "over_quota":
+            raise QuotaExceeded.holding(self.settings.max_per_user)
         if request.outcome == "warming":  # the same owner's cold start is under way
             return self._await_cold_start(request.row["id"])
         return self._cold_start(cfg, owner)
@@ -170,7 +172,7 @@ class Pool:
                 retry_after=wait,
             )
         self.warmer.warm(cfg, rows[0], final_state=ASSIGNED)
-        final = self.rows.by_id(rows[0]["id"])
+        final = self.rows.find(rows[0]["id"])
         if final is None or final.state != ASSIGNED:
             raise ContainerPokerError(
                 f"The {cfg.name} container could not be started: see `containerpoker pool "
@@ -182,7 +184,7 @@ class Pool:
     def _await_cold_start(self, row_id: int) -> Assignment:
         deadline = time.monotonic() + self.settings.warm_timeout + 5
         while time.monotonic() < deadline:
-            row = self.rows.by_id(row_id)
+            row = self.rows.find(row_id)
             if row is None:
                 break
             if row.state != WARMING:
@@ -224,21 +226,8 @@ class Pool:
                 f"Container {row.name} is {row.state}, not assigned: only an assigned container "
                 "can be released (use `pool reset` to replace a warm one)."
             )
-        if plan.applied:
-            self.warmer.touch()
-            event = {"kind": "release", "runtime": row.runtime, "container": row.name}
-            moved = self.rows.move(
-                row.id,
-                (ASSIGNED, FAILED),
-                event | {"owner": row.owner},
-                state=RELEASED,
-                owner=None,
-                updated_at=time.time(),
-            )
-            if not moved:
-                raise Conflict(f"Container {row.name} is already being released.")
-            (self.warmer.destroy if wait else self.warmer.destroy_later)(row)
-            self.warmer.schedule_refill(row.runtime)
+        if plan.applied and not self.warmer.retire(row, "release", wait=wait):
+            raise Conflict(f"Container {row.name} is already being released.")
         plan.subjects.append(self.assignment(row))
         plan.add("released", row.name, 1, f"released {row.name} ({row.runtime}) of {row.owner}")
 
@@ -258,7 +247,8 @@ class Pool:
         Everything is checked before anything is written; a refused upload leaves the
         container as it was.
         """
-        item = self.get(ref, owner=owner)
+        row = self._row(ref, owner)
+        item = self.assignment(row)
         if item.state not in (ASSIGNED, FAILED):
             raise Conflict(
                 f"Container {item.name} is {item.state}: files go only into an assigned container."
@@ -278,6 +268,7 @@ class Pool:
                 f"Container {item.name} cannot take files right now ({exc}); it is probably "
                 "being recovered — retry in a few seconds."
             ) from None
+        self.lifecycle.touch(row)
         detail = f"{len(clean.files)} files, {clean.total_bytes} bytes"
         self.store.record(
             "upload", runtime=item.runtime, container=item.name, owner=item.owner, detail=detail
@@ -288,6 +279,19 @@ class Pool:
             "bytes": clean.total_bytes,
             "url": item.url,
         }
+
+    # -- the clocks: renewal and activity ------------------------------------------------------
+
+    def renew(self, ref: str | int, owner: str | None = None, *, apply: bool = True) -> Plan:
+        """Push a container's lifetime to now + its runtime's lifetime (a few times at most)."""
+        row = self._row(ref, owner)
+        plan = self.lifecycle.renew(row, apply=apply)
+        plan.subjects.append(self.assignment(self.rows.find(row.id) if apply else row))
+        return plan
+
+    def touch(self, ref: str | int, owner: str | None = None) -> None:
+        """The owner used the container (a portal action): its idle clock starts again."""
+        self.lifecycle.touch(self._row(ref, owner))
 
     # -- sizes: init, resize, add -----------------------------------------------------------
 
@@ -416,10 +420,7 @@ class Pool:
 
     def mark_stopped(self, name: str, stopped: bool) -> None:
         """An owner stopped (or started) their container: recovery leaves a stopped one alone."""
-        self.rows.set_stopped(name, stopped)
-
-    def stopped_flags(self, names: list[str]) -> dict[str, bool]:
-        return self.rows.stopped_flags(names)
+        self.rows.move(self._row(name).id, (ASSIGNED, FAILED), stopped=int(stopped))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait for background refills and removals; ``False`` on timeout."""
@@ -433,18 +434,9 @@ class Pool:
         )
         for volume in self.engine.list_pool_volumes():
             self.engine.remove_volume(volume)
-        self.rows.forget_all({"kind": "stop", "detail": f"removed {count} containers"})
+        self.rows.forget(None, {"kind": "stop", "detail": f"removed {count} containers"})
         return count
 
     def close(self) -> None:
         """Wait for background work and stop its threads."""
         self.warmer.close()
-
-
-def check_owner(owner: str) -> str:
-    owner = (owner or "").strip()
-    if not owner or len(owner) > OWNER_MAX or not owner.isprintable():
-        raise InvalidRequest(
-            f"The owner must be 1 to {OWNER_MAX} printable characters, like a user name."
-        )
-    return owner

@@ -29,7 +29,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from ..config import RuntimeConfig, Settings
 from ..engine import Engine, Node, PoolContainerSpec
 from ..errors import ContainerPokerError, EngineError, InvalidRequest
-from .models import ASSIGNED, READY, RELEASED, WARMING
+from .models import ASSIGNED, FAILED, READY, RELEASED, WARMING
 from .rows import PoolRows
 
 Progress = Callable[[str, str, str], None]  # (what, runtime, detail)
@@ -85,7 +85,7 @@ class Warmer:
 
     def surplus(self, runtime: str, target: int) -> list:
         """The ready rows a trim to ``target`` would remove, newest first."""
-        ready = self.rows.ready_newest_first(runtime)
+        ready = self.rows.listed(runtime=runtime, states=(READY,), newest_first=True)
         warming = self.rows.count(runtime, (WARMING,), unowned=True)
         extra = max(0, len(ready) + warming - target)
         return ready[: min(extra, len(ready))]
@@ -93,7 +93,7 @@ class Warmer:
     def trim(self, runtime: str, target: int) -> int:
         """Remove ready containers beyond ``target``; how many were removed."""
         extra = self.surplus(runtime, target)
-        self.rows.move_many([row.id for row in extra], READY, state=RELEASED)
+        self.rows.move([row.id for row in extra], READY, state=RELEASED)
         for row in extra:
             self.destroy(row)
         return len(extra)
@@ -135,7 +135,7 @@ class Warmer:
     def candidates(self, cfg: RuntimeConfig, count: int, owner: str | None = None) -> list[dict]:
         nodes = self.eligible_nodes(cfg)
         used = self.rows.ports_in_use(cfg.port_start, cfg.port_end)
-        load = self.rows.load_by_node()
+        load = self.rows.tally("node", "runtime", live=True)
         memory = {n.name: self._used_memory(load.get(n.name, {})) for n in nodes}
         next_port = {n.name: cfg.port_start for n in nodes}
         now = time.time()
@@ -201,8 +201,9 @@ class Warmer:
             return False
         now = time.time()
         values = {"state": final_state, "docker_id": docker_id, "updated_at": now}
-        if final_state == ASSIGNED:
-            values["claimed_at"] = now
+        if final_state == ASSIGNED:  # a cold start: the assignment's clocks start now
+            values |= {"claimed_at": now, "last_active_at": now, "renewals": 0}
+            values["expires_at"] = self.rows.expiry(cfg.name, now)
         kind = "cold_start" if final_state == ASSIGNED else "warmed"
         event = {"kind": kind, "runtime": cfg.name, "container": name, "owner": owner}
         if not self.rows.move(row["id"], WARMING, event=event, **values):
@@ -257,6 +258,27 @@ class Warmer:
         self._submit(self._scheduler, run)
 
     # -- removing ---------------------------------------------------------------------------
+
+    def retire(self, row, kind: str, *, wait: bool = True, detail: str | None = None) -> bool:
+        """Take an assignment from its owner for good (a release, an expiry): the row is
+        released at once, its container and files deleted, a fresh one warmed. False when
+        another call got there first."""
+        self.touch()
+        event = {"kind": kind, "runtime": row.runtime, "container": row.name, "owner": row.owner}
+        if detail:
+            event["detail"] = detail
+        moved = self.rows.move(
+            row.id,
+            (ASSIGNED, FAILED),
+            event,
+            state=RELEASED,
+            owner=None,
+            updated_at=time.time(),
+        )
+        if moved:
+            (self.destroy if wait else self.destroy_later)(row)
+            self.schedule_refill(row.runtime)
+        return bool(moved)
 
     def destroy(self, row) -> None:
         """Remove a row's container and volume, then the row (in that order)."""

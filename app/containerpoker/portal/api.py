@@ -178,6 +178,14 @@ def container_action(ref: str):
     return jsonify(get_platform().control.act(ref, body.action, owner=scope(), wait=False))
 
 
+@bp.post("/containers/<ref>/renew")
+@login_required
+def container_renew(ref: str):
+    """Push the container's lifetime back (a few times at most): 409 when it cannot be."""
+    plan = get_platform().pool.renew(ref, owner=scope())
+    return jsonify(container=plan.subjects[0].as_dict(), actions=plan.actions)
+
+
 @bp.post("/containers/<ref>/files")
 @login_required
 def container_files(ref: str):

@@ -34,4 +34,10 @@ def metrics():
     ]
     for runtime, count in recovered.items():
         lines.append(f'containerpoker_recoveries_total{{runtime="{runtime}"}} {count}')
+    lines += [
+        "# HELP containerpoker_expiries_total Assignments released because a clock ran out.",
+        "# TYPE containerpoker_expiries_total counter",
+    ]
+    for runtime, count in platform.store.count_events("expired").items():
+        lines.append(f'containerpoker_expiries_total{{runtime="{runtime}"}} {count}')
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -177,6 +177,14 @@ def spec() -> dict:
                     ),
                 )
             },
+            "/api/containers/{ref}/renew": {
+                "post": _op(
+                    "Renew a container: its lifetime ends that long from now again (a few "
+                    "times at most; 409 when no renewal is left or it never expires)",
+                    errors=(401, 404, 409),
+                    params=[REF],
+                )
+            },
             "/api/containers/{ref}/files": {
                 "post": _op(
                     "Upload files or a zip/tar archive into the container's site",

@@ -19,6 +19,7 @@ from flask_jwt_extended import current_user, verify_jwt_in_request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from ..errors import Busy
 from .context import get_platform
 from .security import page_login_required, page_user, portal_url
 
@@ -28,9 +29,6 @@ sock = Sock()
 # Served from node_modules (installed by `make assets`), never from the repository.
 ASSETS = Path(__file__).resolve().parents[3] / "node_modules" / "@xterm" / "xterm"
 VENDOR_FILES = {"xterm.js": "lib", "xterm.css": "css"}
-_shells_per_user: dict[str, int] = {}
-_shells_lock = threading.Lock()
-MAX_SHELLS_PER_USER = 2
 
 
 @bp.get("/lessons/terminal")
@@ -74,15 +72,13 @@ def shell(ws) -> None:
     except Exception:  # noqa: BLE001 - any token problem: not signed in
         ws.close(reason=1008, message="Log in first.")
         return
-    username = current_user.username
-    with _shells_lock:
-        if _shells_per_user.get(username, 0) >= MAX_SHELLS_PER_USER:
-            ws.close(reason=1008, message="You have two terminals open already: close one.")
-            return
-        _shells_per_user[username] = _shells_per_user.get(username, 0) + 1
     session = None
     try:
-        session = get_platform().open_shell("xterm-256color")
+        try:  # the platform bounds terminals: in all, and per user
+            session = get_platform().open_shell("xterm-256color", owner=current_user.username)
+        except Busy as exc:
+            ws.close(reason=1008, message=exc.message)
+            return
         session.send(b"\n")  # bash printed its first prompt before we attached: ask again
 
         def container_to_page() -> None:
@@ -116,5 +112,3 @@ def shell(ws) -> None:
     finally:  # the page closed, the shell exited or something failed: remove it all
         if session is not None:
             session.close()
-        with _shells_lock:
-            _shells_per_user[username] -= 1

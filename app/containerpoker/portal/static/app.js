@@ -64,9 +64,37 @@ function uptime(started) {
 
 function clock(ts) { return new Date(Number(ts) * 1000).toLocaleTimeString(); }
 
+// When the platform will release a container: a countdown, and which clock ends first.
+function expiresIn(ts, reason) {
+  if (!ts) return "never";
+  const left = Math.floor(Number(ts) - Date.now() / 1000);
+  if (left <= 0) return "now";
+  const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+  return "in " + (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s" + (reason === "idle" ? " if idle" : "");
+}
+
 function tickUptimes() {
   document.querySelectorAll(".uptime").forEach((td) => { td.textContent = uptime(td.dataset.started); });
+  document.querySelectorAll(".expires").forEach((td) => { td.textContent = expiresIn(td.dataset.expires, td.dataset.reason); });
   document.querySelectorAll("time[data-ts]").forEach((t) => { t.textContent = clock(t.dataset.ts); });
+}
+
+// The renew button, on the dashboard and the containers page.
+function setupRenew(after) {
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.renew");
+    if (!button) return;
+    button.disabled = true;
+    try {
+      const data = await api("POST", `/api/containers/${encodeURIComponent(button.dataset.name)}/renew`);
+      const c = data.container;
+      flash(`Renewed: it now ends ${expiresIn(c.expires_at, c.expires_reason)} (${c.renewals_left} renewal(s) left).`);
+      const cell = button.closest("tr").querySelector(".expires");
+      if (cell) { cell.dataset.expires = c.expires_at || ""; cell.dataset.reason = c.expires_reason; }
+      button.disabled = !c.renewals_left;
+      if (after) after();
+    } catch (e) { flash(e.message, "error"); button.disabled = false; }
+  });
 }
 
 // -- log in, register, log out ----------------------------------------------------
@@ -124,14 +152,20 @@ function renderState(state) {
       const td = el("td"); td.append(link); tr.append(td);
       tr.append(el("td", c.host_port), el("td", c.status_text));
       tr.append(el("td", uptime(c.started_at), { class: "uptime", "data-started": c.started_at || "" }));
-      const act = el("td"); act.append(el("button", "Release", { type: "button", class: "release", "data-name": c.name }));
+      tr.append(el("td", expiresIn(c.expires_at, c.expires_reason),
+        { class: "expires", "data-expires": c.expires_at || "", "data-reason": c.expires_reason }));
+      const act = el("td", null, { class: "actions" });
+      const renew = el("button", "Renew", { type: "button", class: "renew", "data-name": c.name });
+      renew.disabled = !c.renewals_left;
+      act.append(renew, document.createTextNode(" "), el("button", "Release", { type: "button", class: "release", "data-name": c.name }));
       tr.append(act);
       return tr;
     });
     if (!rows.length) {
-      const tr = el("tr", null, { class: "empty" }); tr.append(el("td", "None yet: launch one above.", { colspan: "6" }));
+      const tr = el("tr", null, { class: "empty" }); tr.append(el("td", "None yet: launch one above.", { colspan: "7" }));
       rows.push(tr);
     }
+    tellExpired(state);
     mine.replaceChildren(...rows);
     const select = document.getElementById("upload-target");
     const chosen = select.value;
@@ -151,7 +185,23 @@ function renderState(state) {
   if (load && state.host) load.textContent = "Host load " + state.host.load.join(" / ") + " on " + state.host.cpus + " CPUs";
 }
 
+// A container of mine that went since the last update: if the platform released it because a
+// clock ran out, say so (the activity has an "expired" event with the reason).
+const shown = new Set();
+function tellExpired(state) {
+  const now = new Set((state.containers || []).map((c) => c.name));
+  for (const name of shown) {
+    if (now.has(name)) continue;
+    const event = (state.activity || []).find((e) => e.kind === "expired" && e.container === name);
+    if (event) flash(`Your ${event.runtime} container ${name} expired (${event.detail}) and was released, with its files.`, "error");
+  }
+  shown.clear();
+  now.forEach((name) => shown.add(name));
+}
+
 function setupDashboard() {
+  document.querySelectorAll("#my-containers tr[data-name]").forEach((tr) => shown.add(tr.dataset.name));
+  setupRenew();
   document.querySelectorAll("button.launch").forEach((button) => button.addEventListener("click", async () => {
     button.disabled = true;
     try {
@@ -256,6 +306,7 @@ async function loadStats() {
 
 function setupContainers() {
   setupSortable(document.getElementById("container-table"));
+  setupRenew();
   document.addEventListener("click", async (event) => {
     const logs = event.target.closest("button.show-logs");
     if (logs) return showLogs(logs.dataset.name);
