@@ -136,22 +136,27 @@ class Cluster:
     def inventory(self) -> Path:
         return self.workdir / "hosts.json"
 
-    def tls_config(self, with_client_cert: bool = True):
+    def tls_config(self, identity: str = "platform"):
+        """TLS settings that trust the nodes' CA and show a certificate: the platform's
+        ("platform"), none ("none"), or a node's own (its name: engines must refuse it)."""
         import docker.tls
 
-        return docker.tls.TLSConfig(
-            client_cert=(str(self.client_cert), str(self.client_key)) if with_client_cert else None,
-            ca_cert=str(self.ca_cert),
-            verify=True,
-        )
+        if identity == "platform":
+            cert = (str(self.client_cert), str(self.client_key))
+        elif identity == "none":
+            cert = None
+        else:
+            own = self.pki_dir / "nodes" / identity
+            cert = (str(own / "cert.pem"), str(own / "key.pem"))
+        return docker.tls.TLSConfig(client_cert=cert, ca_cert=str(self.ca_cert), verify=True)
 
-    def client(self, node: Node | None = None, with_client_cert: bool = True, timeout: int = 30):
+    def client(self, node: Node | None = None, identity: str = "platform", timeout: int = 30):
         """A Docker SDK client of a node's engine (the manager's by default), over mutual TLS."""
         import docker
 
         client = docker.DockerClient(
             base_url=(node or self.manager).endpoint,
-            tls=self.tls_config(with_client_cert),
+            tls=self.tls_config(identity),
             version=API_VERSION,
             timeout=timeout,
         )

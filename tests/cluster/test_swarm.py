@@ -52,12 +52,14 @@ def test_every_engine_answers_over_mutual_tls_only(swarm_cluster):
     for node in swarm_cluster.nodes:
         with closing(swarm_cluster.client(node)) as engine:
             assert engine.info()["Name"] == node.name
-        # No client certificate: the engine refuses the connection.
-        with (
-            closing(swarm_cluster.client(node, with_client_cert=False)) as anonymous,
-            pytest.raises(requests.exceptions.SSLError, match="certificate"),
-        ):
-            anonymous.ping()
+        # No client certificate, or a node's own (another node's, or its own): refused. Only
+        # the clients' CA, which signed the platform's certificate alone, opens an engine.
+        for identity in ("none", swarm_cluster.workers[0].name, node.name):
+            with (
+                closing(swarm_cluster.client(node, identity=identity)) as refused,
+                pytest.raises(requests.exceptions.SSLError, match="certificate"),
+            ):
+                refused.ping()
         # No TLS at all: the endpoint does not speak plain HTTP.
         plain = docker.DockerClient(base_url=node.endpoint, version=API_VERSION, timeout=10)
         with (
@@ -83,6 +85,11 @@ def test_the_registry_holds_the_images_and_each_node_has_those_it_needs(swarm_cl
     assert sorted(catalog["repositories"]) == sorted(swarm_cluster.images)
     with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
         _registry_get(swarm_cluster, "/v2/_catalog", with_client_cert=False)
+    # Each engine reaches it with its node's certificate (shown from /etc/docker/certs.d).
+    shown = swarm_cluster.exec(
+        swarm_cluster.workers[0], "ls", f"/etc/docker/certs.d/{swarm_cluster.registry}/"
+    )
+    assert shown.split() == ["ca.crt", "clients-ca.pem", "node.cert", "node.key"]
 
     for node in swarm_cluster.workers:
         wanted = {f"containerpoker/{r}" for r in node.labels["containerpoker.runtimes"].split(",")}
