@@ -37,14 +37,35 @@ def address(host) -> str:
     return route[route.index("src") + 1]
 
 
-def test_the_engine_answers_on_tls_only_to_certificates_of_the_ca(host):
+def test_the_engine_refuses_tls_clients_without_the_platform_certificate(host):
     url = f"https://{address(host)}:2376/version"
     tls = "/etc/docker/tls"
-    answer = fetch(host, url, f"{tls}/ca.pem", f"{tls}/cert.pem", f"{tls}/key.pem")
-    assert answer.startswith("200 ") and json.loads(answer[4:])["ApiVersion"], answer
-    assert fetch(host, url, f"{tls}/ca.pem").startswith("refused"), "answered without a certificate"
+    # The node's own certificate (the nodes' CA) does not open an engine, nor does no certificate.
+    assert fetch(host, url, f"{tls}/ca.crt", f"{tls}/node.cert", f"{tls}/node.key").startswith(
+        "refused"
+    )
+    assert fetch(host, url, f"{tls}/ca.crt").startswith("refused")
     assert host.socket("unix:///run/docker.sock").is_listening
-    assert host.file(f"{tls}/key.pem").mode == 0o600
+    assert host.file(f"{tls}/node.key").mode == 0o600
+
+
+def test_the_platform_certificate_opens_every_engine(host):
+    if "swarm_managers" not in groups(host):
+        pytest.skip("the platform's certificate is on the manager")
+    client = "/etc/containerpoker/swarm-tls"
+    addresses = host.check_output(
+        "docker node inspect --format '{{.Status.Addr}}' $(docker node ls -q)"
+    ).split()
+    assert len(addresses) == 3
+    for node in addresses:
+        answer = fetch(
+            host,
+            f"https://{node}:2376/version",
+            f"{client}/ca.pem",
+            f"{client}/cert.pem",
+            f"{client}/key.pem",
+        )
+        assert answer.startswith("200 ") and json.loads(answer[4:])["ApiVersion"], answer
 
 
 def test_every_node_is_ready_and_labelled(host):
