@@ -1,6 +1,9 @@
 """Claim latency, cold-start latency and refill throughput, all in one run.
 
-    uv run python bench/claim.py [--pool 50] [--cold 10] [--bursts 5]
+    uv run python bench/claim.py [--pool 50] [--cold 10] [--bursts 5] [--cluster]
+
+With ``--cluster`` the same figures are taken on a real 3-node test Swarm (tests/cluster: a
+manager that runs no pool containers and two workers), formed for the run and removed after.
 
 Prints, against the real engine:
 - warm claim latency p50/p99 with 1 claimer and with N concurrent claimers
@@ -18,9 +21,11 @@ labelled ``containerpoker.bench`` and removed at the end, even on failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -76,17 +81,17 @@ def refill_throughput(manager, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def cold_runs(engine: Engine, settings, count: int, port_base: int) -> tuple[list, list]:
-    """`docker run` of the pool's image with the pool's options: to started, to serving."""
+def cold_runs(engine: Engine, settings, node: str, count: int, port_base: int) -> tuple[list, list]:
+    """`docker run` (a service, on a Swarm) of the pool's image with the pool's options."""
     cfg = settings.runtime("nginx")
     started, serving = [], []
     for i in range(count):
         name = f"cp-bench-cold-{secrets.token_hex(3)}"
         t0 = time.perf_counter()
-        spec = PoolContainerSpec(cfg, name, f"{name}-files", "local", port_base + i)
+        spec = PoolContainerSpec(cfg, name, f"{name}-files", node, port_base + i)
         engine.create_pool_container(spec)
         t1 = time.perf_counter()
-        engine.wait_serving("local", port_base + i, name, 30)
+        engine.wait_serving(node, port_base + i, name, 60)
         t2 = time.perf_counter()
         started.append(t1 - t0)
         serving.append(t2 - t0)
@@ -95,13 +100,15 @@ def cold_runs(engine: Engine, settings, count: int, port_base: int) -> tuple[lis
     return started, serving
 
 
-def raw_remove_create(engine: Engine, settings, count: int, parallel: int, port_base: int) -> float:
+def raw_remove_create(
+    engine: Engine, settings, node: str, count: int, parallel: int, port_base: int
+) -> float:
     """Raw Docker: create N containers, then time removing and re-creating each one."""
     cfg = settings.runtime("nginx")
     names = [f"cp-bench-raw-{secrets.token_hex(3)}" for _ in range(count)]
 
     def create(i: int) -> None:
-        spec = PoolContainerSpec(cfg, names[i], f"{names[i]}-files", "local", port_base + i)
+        spec = PoolContainerSpec(cfg, names[i], f"{names[i]}-files", node, port_base + i)
         engine.create_pool_container(spec)
 
     with ThreadPoolExecutor(parallel) as pool:
@@ -127,7 +134,28 @@ def main() -> int:
     parser.add_argument("--pool", type=int, default=50, help="warm pool size and claimers")
     parser.add_argument("--cold", type=int, default=10, help="cold docker runs to time")
     parser.add_argument("--bursts", type=int, default=5, help="bursts of concurrent claims")
+    parser.add_argument("--cluster", action="store_true", help="on a 3-node test Swarm instead")
     args = parser.parse_args()
+    if not args.cluster:
+        return run(args, {}, "one Docker host")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.cluster import cluster as cluster_lib
+
+    print("forming a 3-node Swarm (a few minutes) ...", flush=True)
+    cluster = cluster_lib.start(workers=2, labels=[{"containerpoker.runtimes": ""}, {}, {}])
+    try:
+        extra = {
+            "CONTAINERPOKER_ENGINE": "swarm",
+            "CONTAINERPOKER_DOCKER_HOST": cluster.manager_endpoint,
+            "CONTAINERPOKER_TLS_DIR": str(cluster.cert_dir),
+            "CONTAINERPOKER_REGISTRY": cluster.registry,
+        }
+        return run(args, extra, "a 3-node Swarm (2 workers run the containers)")
+    finally:
+        cluster.destroy()
+
+
+def run(args, extra: dict[str, str], where: str) -> int:
     n = args.pool
     instance = "bench" + secrets.token_hex(3)
     data = Path(tempfile.mkdtemp(prefix="cp-bench-"))
@@ -142,6 +170,7 @@ def main() -> int:
         "CONTAINERPOKER_BIND_ADDRESS": "127.0.0.1",
         "CONTAINERPOKER_PUBLIC_HOST": "127.0.0.1",
         "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
+        **extra,
     }
     settings = load_settings(env=env)
     platform = Platform(settings)
@@ -167,10 +196,13 @@ def main() -> int:
                 manager.wait_idle()
             manager.refill(wait=True)
 
-        started, serving = cold_runs(manager.engine, settings, args.cold, 28300)
+        node = manager.warmer.eligible_nodes(settings.runtime("nginx"))[-1].name
+        started, serving = cold_runs(manager.engine, settings, node, args.cold, 28300)
         refill = refill_throughput(manager, n)
-        raw = raw_remove_create(manager.engine, settings, n, settings.warm_parallelism, 28300)
+        raw = raw_remove_create(manager.engine, settings, node, n, settings.warm_parallelism, 28300)
     finally:
+        with contextlib.suppress(Exception):
+            manager.remove_all()
         platform.close()
         cleanup()
         shutil.rmtree(data, ignore_errors=True)  # the bench's database and logs
@@ -178,7 +210,7 @@ def main() -> int:
     cold_p50 = statistics.median(started)
     serve_p50 = statistics.median(serving)
     claim_p50, claim_p99 = pct(many, 50), pct(many, 99)
-    print()
+    print(f"\n{where}")
     print(
         f"claim latency, 1 claimer   ({len(single)} claims): p50 {ms(pct(single, 50))}  p99 {ms(pct(single, 99))}"
     )

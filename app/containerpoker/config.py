@@ -110,8 +110,14 @@ class Settings:
     # Empty: sqlite:///<data_dir>/containerpoker.db (WAL, busy timeout).
     database_url: str = v.setting("", v.text, "SQLAlchemy URL (default: SQLite in data_dir)")
     instance: str = v.setting("default", v.name, "name of this platform on a shared engine")
-    engine: str = v.setting("docker", v.choice("docker"), "engine backend: docker (one host)")
+    engine: str = v.setting(
+        "docker", v.choice("docker", "swarm"), "engine backend: docker (one host) or swarm"
+    )
     docker_host: str = v.setting("", v.text, "Docker API URL (default: DOCKER_HOST or the socket)")
+    # The Swarm backend: nodes' engines over mutual TLS, images from a private registry.
+    tls_dir: str = v.setting("", v.text, "folder of ca.pem, cert.pem, key.pem (Swarm)")
+    node_port: int = v.setting(2376, v.int_range(1, 65535), "TLS port of each node's engine")
+    registry: str = v.setting("", v.text, "registry nodes pull images from, like 10.0.0.2:5443")
     public_host: str = v.setting("localhost", v.text, "host name in users' container URLs")
     # CIS Docker Benchmark 5.14: ports bound to the interface users reach, not 0.0.0.0.
     bind_address: str = v.setting("", v.text, "address pool ports bind to (default: public_host's)")

@@ -25,6 +25,7 @@ from .pool.models import ASSIGNED
 
 ACTIONS = ("start", "stop", "restart", "release", "remove")
 _STATS_TTL = 5.0
+_STARTED_TTL = 60.0  # a start time asked of the engine is kept this long (one call each)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class ContainerControl:
         self.engine = pool.engine
         self._stats: dict[str, tuple[float, dict]] = {}
         self._stats_lock = threading.Lock()
+        self._started: dict[str, tuple[float, float | None]] = {}  # docker id -> (asked, when)
 
     def list(self, owner: str | None = None) -> list[ContainerView]:
         """``owner``'s containers, or every pool container when ``owner`` is None (admins)."""
@@ -69,6 +71,9 @@ class ContainerControl:
             found = {c.name: c for c in self.engine.list_pool_containers()}
         except EngineError:
             found = {}
+        if len(self._started) > 2 * len(found) + 100:  # forget containers long gone
+            live = {c.docker_id for c in found.values()}
+            self._started = {k: v for k, v in self._started.items() if k in live}
         views = []
         for item in items:
             state = found.get(item.name)
@@ -82,8 +87,7 @@ class ContainerControl:
                     state=item.state,
                     status=state.state if state else "missing",
                     status_text=state.status_text if state else "not in Docker",
-                    # The list has no start time ("Up 5 minutes" is Docker's rounding of it).
-                    started_at=self.engine.started_at(item.name) if running else None,
+                    started_at=self._started_at(state) if running else None,
                     host_port=item.host_port,
                     url=item.url,
                     stopped=item.stopped,
@@ -94,6 +98,19 @@ class ContainerControl:
                 )
             )
         return views
+
+    def _started_at(self, state) -> float | None:
+        """When a running container started: from the list when it says (a Swarm task), else
+        asked of the engine once a minute at most (a page of 500 containers would otherwise
+        cost 500 calls each time)."""
+        if state.started_at is not None:
+            return state.started_at
+        now = time.monotonic()
+        asked, when = self._started.get(state.docker_id, (0.0, None))
+        if now - asked > _STARTED_TTL:
+            when = self.engine.started_at(state.name)
+            self._started[state.docker_id] = (now, when)
+        return when
 
     def get(self, ref: str, owner: str | None = None) -> ContainerView:
         item = self.pool.get(ref, owner=owner)

@@ -27,7 +27,7 @@ from .accounts import PASSWORD_MIN, Accounts, User
 from .config import Settings
 from .containers import ContainerControl
 from .engine import Engine, open_engine
-from .errors import Busy, ConfigError, ContainerPokerError
+from .errors import Busy, ConfigError, ContainerPokerError, InvalidRequest
 from .pool import Plan, Pool
 from .pool.warming import Progress
 from .store import Store
@@ -150,6 +150,51 @@ class Platform:
     def set_password(self, username: str, password: str, *, apply: bool = True) -> bool:
         """Set a user's password; False when it already was that password (nothing changed)."""
         return self.accounts.set_password(username, password, apply=apply)
+
+    # -- nodes (the Swarm backend; the single host has one) -----------------------------------
+
+    def nodes(self) -> list[dict]:
+        """Every node, with its state and how many pool containers of each runtime it runs."""
+        load = self.pool.rows.tally("node", "runtime", live=True)
+        return [
+            {
+                "name": node.name,
+                "address": node.address,
+                "state": node.state,
+                "availability": node.availability,
+                "runtimes": node.labels.get("containerpoker.runtimes"),
+                "containers": load.get(node.name, {}),
+            }
+            for node in self.engine.nodes(all_nodes=True)
+        ]
+
+    def set_node(self, name: str, availability: str, *, apply: bool = True) -> Plan:
+        """Drain a node for maintenance (``drain``), or open it again (``active``).
+
+        Draining stops placing on it and, with a reconcile pass, replaces its ready containers
+        elsewhere and moves its assigned ones, with their files, to other nodes (their owners
+        see the new address, and a ``moved`` event).
+        """
+        found = {node.name: node for node in self.engine.nodes(all_nodes=True)}.get(name)
+        if found is None:
+            known = ", ".join(n.name for n in self.engine.nodes(all_nodes=True))
+            raise InvalidRequest(f"There is no node {name!r}: the nodes are {known}.")
+        plan = Plan(applied=apply, before={"availability": found.availability})
+        plan.after = {"availability": availability}
+        if found.availability != availability:
+            if apply:
+                self.engine.set_availability(name, availability)
+            plan.add("availability", name, 1, f"{name}: {found.availability} -> {availability}")
+        if availability == "drain":
+            held = [r for r in self.pool.rows.listed() if r.node == name]
+            moved = sum(r.owner is not None for r in held)
+            warm = sum(r.state == "ready" for r in held)
+            if apply:  # what the pass did (a container may have failed to move)
+                report = self.pool.reconcile()
+                moved, warm = len(report.replaced), len(report.removed_dead)
+            plan.add("moved", name, moved, f"{name}: {moved} assigned containers moved, files kept")
+            plan.add("removed", name, warm, f"{name}: {warm} warm containers replaced elsewhere")
+        return plan
 
     # -- the host ---------------------------------------------------------------------
 

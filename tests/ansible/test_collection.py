@@ -21,6 +21,7 @@ MODULES = [
     "container_reset",
     "container_renew",
     "pool_release",
+    "pool_node",
     "lesson_run",
     "portal_user",
     "portal_user_info",

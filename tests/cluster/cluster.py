@@ -181,6 +181,7 @@ class Cluster:
             "swarm": {
                 "vars": {
                     "docker_engine_live_restore": False,
+                    "docker_engine_no_new_privileges": True,
                     "swarm_pki_dir": str(self.pki_dir),
                     "swarm_registry_images": self.images,
                 },

@@ -120,7 +120,9 @@ def test_watch_replaces_a_killed_container_within_seconds(manager, test_env, doc
         docker_client.api.kill(box.name)
         wait_for(lambda: served(url) == "bob's work", 15, "recovery")
         took = time.monotonic() - killed
-        wait_for(lambda: any("[watch] replaced" in x for x in lines), 5, "the log line")
+        # The line comes at the end of the pass, after its refill has waited for whatever is
+        # warming: on a busy machine that is seconds after the user is served again.
+        wait_for(lambda: any("[watch] replaced" in x for x in lines), 30, "the log line")
     assert replacements(manager, box.name) == 1, "".join(lines)
     entry = read_log(manager.settings.data_dir / "recovery.log")[-1]
     assert entry["source"] == "watch" and entry["trigger"] == ["die"]

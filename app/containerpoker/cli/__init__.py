@@ -16,6 +16,7 @@ from ..errors import ContainerPokerError, InvalidRequest, PoolExhausted
 from .common import EXIT_ERROR, EXIT_EXHAUSTED, EXIT_USAGE, Context, err_console
 from .lessons import lesson
 from .monitor import monitor
+from .nodes import node
 from .pool import pool
 from .serving import portal, stop
 from .system import config, db, images
@@ -37,7 +38,7 @@ def cli(ctx: click.Context, as_json: bool, quiet: bool) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (config, images, db, pool, user, lesson, monitor, portal, stop):
+for command in (config, images, db, pool, node, user, lesson, monitor, portal, stop):
     cli.add_command(command)
 
 

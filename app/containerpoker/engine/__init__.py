@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RuntimeConfig, Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidRequest
 
 LABEL = "containerpoker"
 ROLE_POOL = "pool"
 #: Docker's container events that can mean "this container no longer serves its user".
-WATCHED_ACTIONS = ("die", "oom", "destroy", "health_status")
+WATCHED_ACTIONS = ("die", "oom", "destroy", "health_status", "node_down")
 
 
 def label(name: str) -> str:
@@ -56,6 +56,9 @@ class Node:
     labels: dict[str, str] = field(default_factory=dict)
     cpus: float = 0.0  # capacity; 0 when unknown
     memory: int = 0
+    id: str = ""  # the engine's own id of the node
+    state: str = "ready"  # ready | down | unknown ...
+    availability: str = "active"  # active | pause | drain
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class ContainerState:
     state: str  # running, exited, created, restarting ...
     status_text: str  # the engine's words: "Up 5 minutes (healthy)"
     image: str = ""
+    started_at: float | None = None  # when the list call tells (a Swarm task does)
 
     @property
     def running(self) -> bool:
@@ -158,8 +162,16 @@ class Engine(abc.ABC):
     # -- nodes --------------------------------------------------------------------
 
     @abc.abstractmethod
-    def nodes(self) -> list[Node]:
-        """The nodes pool containers may run on (the single host: one)."""
+    def nodes(self, *, all_nodes: bool = False) -> list[Node]:
+        """The nodes pool containers may run on now (the single host: one); ``all_nodes``:
+        down and drained ones too."""
+
+    def set_availability(self, node: str, availability: str) -> None:
+        """Drain a node for maintenance (``drain``), or open it again (``active``)."""
+        raise InvalidRequest(
+            "Draining nodes needs the Swarm backend (CONTAINERPOKER_ENGINE=swarm): this "
+            "platform runs on one Docker host."
+        )
 
     # -- images -------------------------------------------------------------------
 
@@ -276,8 +288,12 @@ def open_engine(settings: Settings) -> Engine:
         from .docker_host import DockerHostEngine
 
         return DockerHostEngine(settings)
+    if settings.engine == "swarm":
+        from .swarm import SwarmEngine
+
+        return SwarmEngine(settings)
     raise ConfigError(
-        f"CONTAINERPOKER_ENGINE={settings.engine!r} is not a known backend: use docker."
+        f"CONTAINERPOKER_ENGINE={settings.engine!r} is not a known backend: use docker or swarm."
     )
 
 

@@ -85,7 +85,7 @@ class DockerHostEngine(Engine):
 
     # -- nodes --------------------------------------------------------------------
 
-    def nodes(self) -> list[Node]:
+    def nodes(self, *, all_nodes: bool = False) -> list[Node]:
         bind = self.bind
         reach = "127.0.0.1" if bind in ("0.0.0.0", "") else ("::1" if bind == "::" else bind)
         return [Node(LOCAL_NODE, self.settings.public_host, reach)]

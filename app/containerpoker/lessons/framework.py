@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import docker
+import docker.tls
 from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig
@@ -433,9 +435,21 @@ def validate(lesson: Lesson, raw: dict[str, object]) -> dict[str, Any]:
 
 
 def docker_client(settings: Settings | None) -> docker.DockerClient:
+    """The engine lessons run on: the platform's (a Swarm's manager, over mutual TLS when the
+    platform reaches it over TCP), or the local one."""
     try:
-        if settings is not None and settings.docker_host:
-            client = docker.DockerClient(base_url=settings.docker_host, version="auto")
+        host = settings.docker_host if settings is not None else ""
+        if host and host.startswith("tcp://") and settings.tls_dir:
+            folder = Path(settings.tls_dir).expanduser()
+            tls = docker.tls.TLSConfig(
+                client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
+                ca_cert=str(folder / "ca.pem"),
+                verify=True,
+            )
+            client = docker.DockerClient(base_url=host.replace("tcp://", "https://"), tls=tls)
+            client.api.trust_env = False  # the Swarm's own CA, not REQUESTS_CA_BUNDLE's
+        elif host:
+            client = docker.DockerClient(base_url=host, version="auto")
         else:
             client = docker.from_env(version="auto")
         client.ping()

@@ -111,7 +111,15 @@ class Lifecycle:
         rows = self.rows.listed(states=(ASSIGNED,))
         if not rows:
             return []
-        self.observe_traffic(rows, now)
+        # Look at the traffic of those claimed since the last look (to note where their
+        # counter starts) and of those whose idle clock runs out before the next sweep: the
+        # others cannot expire for idleness yet, and looking costs a call each on a Swarm.
+        soon = now + max(self.warmer.settings.monitor_interval, 60.0)
+        due = [
+            r for r in rows if r.connections is None or (self.clocks(r).idle_ends_at or soon) < soon
+        ]
+        if due:
+            self.observe_traffic(due, now)
         expired = []
         for row in self.rows.listed(states=(ASSIGNED,)):
             clocks = self.clocks(row)

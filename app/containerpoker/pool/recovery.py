@@ -71,8 +71,10 @@ class Recovery:
             # container listed now has a row unless it is a true orphan.
             rows = self.rows.listed(names=only)
             seen = {c.name: c for c in self.engine.list_pool_containers()}
+            up = {node.name for node in self.engine.nodes()}  # ready and not drained
             for row in rows:
-                self._check(row, seen.get(row.name), report)
+                found = seen.get(row.name)
+                self._check(row, found if row.node in up else None, report)
             if only is None:
                 self._sweep(report)
                 self._sweep_lessons(report)
@@ -138,6 +140,19 @@ class Recovery:
             ):
                 report.removed_lesson_objects.append(thing.name)
 
+    def remove_all(self) -> int:
+        """Remove every container and volume of this instance and forget them (``make stop``)."""
+        with self.lock():
+            count = sum(
+                self.engine.remove_container(c.name) for c in self.engine.list_pool_containers()
+            )
+            for volume in self.engine.list_pool_volumes():
+                self.engine.remove_volume(volume)
+            for row in self.rows.listed():
+                self.warmer.files.forget(row.name)
+            self.rows.forget(None, {"kind": "stop", "detail": f"removed {count} containers"})
+        return count
+
     def _abandoned(self, row) -> bool:
         """A warm-up whose process is gone, or that has taken far too long."""
         warmer = self.warmer
@@ -163,14 +178,18 @@ class Recovery:
         try:
             docker_id = self.engine.create_pool_container(spec)
             self.engine.wait_serving(node, port, row.name, self.settings.warm_timeout)
+            if node != row.node:  # another node: its volume is not there, the copies are
+                for tar in self.warmer.files.uploads(row.name):
+                    self.engine.put_files(row.name, cfg.content_dir, tar)
         except (TimeoutError, ContainerPokerError) as exc:
             event = {"kind": "recovery_failed", "runtime": row.runtime, "container": row.name}
             event |= {"owner": row.owner, "detail": str(exc)[:500]}
             self.rows.move(row.id, (ASSIGNED, FAILED), event, state=FAILED, updated_at=time.time())
             return False
-        where = f"port {port}" if node == row.node else f"moved to {node}, port {port}"
+        moved = node != row.node
+        where = f"moved to {node}, port {port}" if moved else f"port {port}"
         event = {
-            "kind": "recovered" if reason == "reconcile" else "reset",
+            "kind": "moved" if moved else "recovered" if reason == "reconcile" else "reset",
             "runtime": row.runtime,
             "container": row.name,
             "owner": row.owner,

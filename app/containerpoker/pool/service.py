@@ -22,6 +22,7 @@ from ..config import Settings
 from ..engine import Engine
 from ..errors import (
     Conflict,
+    ContainerMissing,
     ContainerPokerError,
     InvalidRequest,
     NotFound,
@@ -47,6 +48,8 @@ from .models import (
 from .recovery import Recovery
 from .rows import PoolRows
 from .warming import Progress, Warmer
+
+UPLOAD_WAIT = 15.0  # s an upload waits for a container that is being restarted
 
 
 class Pool:
@@ -261,13 +264,22 @@ class Pool:
             max_entries=self.settings.upload_max_entries,
             dest=dest,
         )
-        try:
-            self.engine.put_files(item.name, cfg.content_dir, clean.to_tar())
-        except ContainerPokerError as exc:
-            raise Conflict(
-                f"Container {item.name} cannot take files right now ({exc}); it is probably "
-                "being recovered — retry in a few seconds."
-            ) from None
+        tar = clean.to_tar()
+        self.warmer.files.keep(item.name, tar)  # first: refused when it cannot be kept
+        deadline = time.monotonic() + UPLOAD_WAIT
+        while True:  # a container being restarted (its task, on a Swarm) takes them soon
+            try:
+                self.engine.put_files(item.name, cfg.content_dir, tar)
+                break
+            except ContainerMissing:
+                if time.monotonic() > deadline:
+                    raise Conflict(
+                        f"Container {item.name} is being recovered and cannot take files right "
+                        "now: retry in a few seconds."
+                    ) from None
+                time.sleep(0.5)
+            except ContainerPokerError as exc:
+                raise Conflict(f"Container {item.name} cannot take files ({exc}).") from None
         self.lifecycle.touch(row)
         detail = f"{len(clean.files)} files, {clean.total_bytes} bytes"
         self.store.record(
@@ -429,13 +441,7 @@ class Pool:
     def remove_all(self) -> int:
         """Remove every container and volume of this instance and forget them (``make stop``)."""
         self.wait_idle(timeout=self.settings.warm_timeout)
-        count = sum(
-            self.engine.remove_container(c.name) for c in self.engine.list_pool_containers()
-        )
-        for volume in self.engine.list_pool_volumes():
-            self.engine.remove_volume(volume)
-        self.rows.forget(None, {"kind": "stop", "detail": f"removed {count} containers"})
-        return count
+        return self.recovery.remove_all()
 
     def close(self) -> None:
         """Wait for background work and stop its threads."""

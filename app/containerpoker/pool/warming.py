@@ -29,6 +29,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from ..config import RuntimeConfig, Settings
 from ..engine import Engine, Node, PoolContainerSpec
 from ..errors import ContainerPokerError, EngineError, InvalidRequest
+from .files import KeptFiles
 from .models import ASSIGNED, FAILED, READY, RELEASED, WARMING
 from .rows import PoolRows
 
@@ -60,6 +61,7 @@ class Warmer:
         self.host = socket.gethostname()  # who is warming a row: see Recovery._abandoned
         self.pid = os.getpid()
         self.last_activity = 0.0
+        self.files = KeptFiles(settings.data_dir)  # each assignment's uploads
 
     def touch(self) -> None:
         """A claim or release just happened: background work waits for a quiet moment."""
@@ -105,7 +107,10 @@ class Warmer:
         found = []
         for node in self.engine.nodes():
             allowed = node.labels.get(RUNTIMES_LABEL)
-            if node.available and (not allowed or cfg.name in allowed.replace(" ", "").split(",")):
+            # No label: any runtime; an empty one (a manager, say): none.
+            if node.available and (
+                allowed is None or cfg.name in allowed.replace(" ", "").split(",")
+            ):
                 found.append(node)
         return found
 
@@ -281,8 +286,9 @@ class Warmer:
         return bool(moved)
 
     def destroy(self, row) -> None:
-        """Remove a row's container and volume, then the row (in that order)."""
+        """Remove a row's container, volume and kept uploads, then the row (in that order)."""
         self._remove_objects(row.name, row.volume)
+        self.files.forget(row.name)
         self.rows.forget(row.id)
 
     def destroy_later(self, row) -> None:

@@ -22,6 +22,7 @@ def admin_page():
         user=page_user(),
         users=platform.accounts.list(),
         pools=platform.pool.status(),
+        nodes=platform.nodes(),
     )
 
 
@@ -93,3 +94,18 @@ def pool_action(runtime: str):
         "actions": plan.actions,
     }
     return jsonify(runtime=runtime, action=body.action, result=result, pool=status.as_dict())
+
+
+@bp.get("/api/admin/nodes")
+@admin_required
+def list_nodes():
+    return jsonify(nodes=get_platform().nodes())
+
+
+@bp.post("/api/admin/nodes/<name>")
+@admin_required
+def node_action(name: str):
+    body = bodies.parse(bodies.NodeAction)
+    availability = "drain" if body.action == "drain" else "active"
+    plan = get_platform().set_node(name, availability)
+    return jsonify(node=name, action=body.action, actions=plan.actions)

@@ -57,6 +57,10 @@ class PoolAction(Body):
     count: int | None = None
 
 
+class NodeAction(Body):
+    action: Literal["drain", "activate"]
+
+
 class LessonRun(Body):
     """A lesson's parameters: ``{"params": {...}}`` or the parameters themselves."""
 

@@ -223,6 +223,26 @@ def spec() -> dict:
             "/api/lessons/{lesson}": {"post": _run_lesson("Run a lesson")},
             "/api/examples": {"get": _op("The PRD's name for GET /api/lessons")},
             "/api/examples/{lesson}": {"post": _run_lesson("The PRD's name for running a lesson")},
+            "/api/admin/nodes": {
+                "get": _op("Nodes, their state and containers (admin)", errors=(401, 403))
+            },
+            "/api/admin/nodes/{name}": {
+                "post": _op(
+                    "Drain a node (its containers move, with their files) or activate it (admin)",
+                    errors=(400, 401, 403),
+                    params=[
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    body=_json(
+                        {"action": {"type": "string", "enum": ["drain", "activate"]}}, ["action"]
+                    ),
+                )
+            },
             "/api/admin/users": {
                 "get": _op("Users (admin)", errors=(401, 403)),
                 "post": _op(

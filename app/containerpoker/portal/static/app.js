@@ -187,20 +187,24 @@ function renderState(state) {
 
 // A container of mine that went since the last update: if the platform released it because a
 // clock ran out, say so (the activity has an "expired" event with the reason).
-const shown = new Set();
+// One that moved to another node (its node went down, or was drained) has a new address.
+const shown = new Map();
 function tellExpired(state) {
-  const now = new Set((state.containers || []).map((c) => c.name));
-  for (const name of shown) {
-    if (now.has(name)) continue;
+  const now = new Map((state.containers || []).map((c) => [c.name, c.url]));
+  for (const [name, url] of shown) {
+    if (now.has(name)) {
+      if (url && now.get(name) !== url) flash(`Your container ${name} moved to ${now.get(name)} (its node is being serviced); your files came along.`);
+      continue;
+    }
     const event = (state.activity || []).find((e) => e.kind === "expired" && e.container === name);
     if (event) flash(`Your ${event.runtime} container ${name} expired (${event.detail}) and was released, with its files.`, "error");
   }
   shown.clear();
-  now.forEach((name) => shown.add(name));
+  now.forEach((url, name) => shown.set(name, url));
 }
 
 function setupDashboard() {
-  document.querySelectorAll("#my-containers tr[data-name]").forEach((tr) => shown.add(tr.dataset.name));
+  document.querySelectorAll("#my-containers tr[data-name]").forEach((tr) => shown.set(tr.dataset.name, tr.querySelector("a") ? tr.querySelector("a").href : ""));
   setupRenew();
   document.querySelectorAll("button.launch").forEach((button) => button.addEventListener("click", async () => {
     button.disabled = true;
@@ -327,6 +331,17 @@ function setupContainers() {
 // -- admin ---------------------------------------------------------------------------
 
 function setupAdmin() {
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-node-action]");
+    if (!button) return;
+    const { nodeAction, node } = button.dataset;
+    if (nodeAction === "drain" && !confirm(`Drain ${node}? Its containers move, with their files, to other nodes.`)) return;
+    button.disabled = true;
+    try {
+      const done = await api("POST", `/api/admin/nodes/${encodeURIComponent(node)}`, { action: nodeAction });
+      flashAfterReload(done.actions.join("; ") || `${node}: nothing to do.`);
+    } catch (e) { flash(e.message, "error"); button.disabled = false; }
+  });
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-user-action]");
     if (!button) return;
