@@ -28,8 +28,12 @@ TEST_LABEL = "containerpoker.test"
 #: pytest sessions (CI's and a developer's, or two worktrees) can share one engine.
 TEST_RUN = os.environ.setdefault("CONTAINERPOKER_TEST_RUN", secrets.token_hex(4))
 TEST_SELECTOR = f"{TEST_LABEL}={TEST_RUN}"
-# Far from the defaults (8000-8399) so a running platform is never disturbed.
-TEST_PORTS = {"nginx": 18000, "apache": 18100, "python": 18200, "node": 18300}
+# Far from the defaults (8000-8399) so a running platform is never disturbed. Two sessions on one
+# engine (two worktrees) set CONTAINERPOKER_TEST_PORT_BASE apart, 1000 or more.
+TEST_PORT_BASE = int(os.environ.get("CONTAINERPOKER_TEST_PORT_BASE", "18000"))
+TEST_PORTS = {
+    name: TEST_PORT_BASE + 100 * i for i, name in enumerate(("nginx", "apache", "python", "node"))
+}
 
 
 def make_env(tmp_path, instance: str, **overrides: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from containerpoker.errors import Conflict, InvalidRequest, NotFound
 from containerpoker.store import events, pool_containers
 
+from ..conftest import TEST_PORTS
 from .helpers import container_names, fetch, wait_gone
 
 pytestmark = pytest.mark.docker
@@ -42,7 +43,7 @@ def test_claim_returns_a_serving_container_and_the_same_one_again(manager):
     manager.init(["nginx"])
     first = manager.claim("alice", "nginx")
     assert first.owner == "alice" and first.state == "assigned"
-    assert 18000 <= first.host_port <= 18099
+    assert TEST_PORTS["nginx"] <= first.host_port <= TEST_PORTS["nginx"] + 99
     assert first.url == f"http://127.0.0.1:{first.host_port}/"
     assert "Your nginx container is ready" in fetch(first.url)
 

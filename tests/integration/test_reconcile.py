@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select, text
 from containerpoker.config import load_settings
 from containerpoker.store import pool_containers
 
-from ..conftest import TEST_LABEL, TEST_RUN, make_env
+from ..conftest import TEST_LABEL, TEST_PORTS, TEST_RUN, make_env
 from .helpers import fetch
 
 pytestmark = pytest.mark.docker
@@ -128,23 +128,24 @@ def test_a_reconcile_with_nothing_wrong_changes_nothing(manager):
 
 def test_a_host_port_taken_by_another_process_is_skipped(tmp_path, instance, make_manager):
     # A range of its own: ports other tests just released may still be closing.
+    base = TEST_PORTS["nginx"] + 90
     env = make_env(
         tmp_path,
         instance,
         CONTAINERPOKER_RUNTIMES="nginx",
-        CONTAINERPOKER_NGINX_PORTS="18090-18099",
+        CONTAINERPOKER_NGINX_PORTS=f"{base}-{base + 9}",
     )
     manager = make_manager(load_settings(env=env))
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    blocker.bind(("127.0.0.1", 18090))
+    blocker.bind(("127.0.0.1", base))
     blocker.listen()
     try:
         manager.resize("nginx", 2)
         ports = sorted(a.host_port for a in manager.containers(runtime="nginx"))
     finally:
         blocker.close()
-    assert ports == [18091, 18092]
+    assert ports == [base + 1, base + 2]
 
 
 @pytest.mark.slow
