@@ -43,6 +43,9 @@ def test_init_claim_upload_release_from_the_cli(test_env, tmp_path, docker_clien
 
     status = json.loads(run(env, "--json", "pool", "status").stdout)
     assert status[0]["assigned"] == 1 and status[0]["ready"] == 1
+    assert status[0]["nodes"] == {"local": 2}  # live containers per node
+    human = run(env, "pool", "status").stdout
+    assert "pools" in human and "2 nginx" in human and "local" in human, human
 
     reset = run(env, "--json", "pool", "reset", claimed["name"])
     assert reset.returncode == 0 and json.loads(reset.stdout)["replaced"] == [claimed["name"]]

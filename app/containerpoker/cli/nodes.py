@@ -18,18 +18,17 @@ def node() -> None:
 def node_list(ctx: Context) -> None:
     """List the nodes with their state and the pool containers each runs."""
     nodes = ctx.platform().nodes()
+    ctx.emit(nodes, lambda: console.print(nodes_table(nodes)))
 
-    def human() -> None:
-        table = Table("node", "address", "state", "availability", "runtimes", "containers")
-        for n in nodes:
-            held = ", ".join(f"{count} {runtime}" for runtime, count in n["containers"].items())
-            runtimes = "any" if n["runtimes"] is None else (n["runtimes"] or "none")
-            table.add_row(
-                n["name"], n["address"], n["state"], n["availability"], runtimes, held or "-"
-            )
-        console.print(table)
 
-    ctx.emit(nodes, human)
+def nodes_table(nodes: list[dict]) -> Table:
+    """The nodes with the pool containers each runs (``node list``, under ``pool status``)."""
+    table = Table("node", "address", "state", "availability", "runtimes", "containers")
+    for n in nodes:
+        held = ", ".join(f"{count} {runtime}" for runtime, count in n["containers"].items())
+        runtimes = "any" if n["runtimes"] is None else (n["runtimes"] or "none")
+        table.add_row(n["name"], n["address"], n["state"], n["availability"], runtimes, held or "-")
+    return table
 
 
 @node.command("drain")

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from .common import Context, console, dry_run_option, pass_ctx
+from .nodes import nodes_table
 
 
 @click.group()
@@ -78,9 +79,15 @@ def pool_init(ctx: Context, runtimes: tuple[str, ...], dry_run: bool) -> None:
 @pool.command("status")
 @pass_ctx
 def pool_status(ctx: Context) -> None:
-    """Show each pool: target, ready, warming, assigned, failed."""
-    statuses = ctx.platform().pool.status()
-    ctx.emit([s.as_dict() for s in statuses], lambda: console.print(status_table(statuses)))
+    """Show each pool (target, ready, warming, assigned, failed), then the containers per node."""
+    platform = ctx.platform()
+    statuses, nodes = platform.pool.status(), platform.nodes()
+
+    def human() -> None:
+        console.print(status_table(statuses))
+        console.print(nodes_table(nodes))
+
+    ctx.emit([s.as_dict() for s in statuses], human)
 
 
 @pool.command("list")

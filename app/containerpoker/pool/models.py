@@ -87,6 +87,7 @@ class PoolStatus:
     assigned: int = 0
     released: int = 0
     failed: int = 0
+    nodes: dict[str, int] = field(default_factory=dict)  # live containers per node
 
     @property
     def total(self) -> int:

@@ -101,6 +101,7 @@ class Pool:
     def status(self) -> list[PoolStatus]:
         """Counts per runtime and state, plus each pool's target and limits."""
         counts, overrides = self.rows.tally("runtime", "state"), self.rows.warm_overrides()
+        per_node = self.rows.tally("runtime", "node", live=True)
         result = []
         for name, cfg in self.settings.runtimes.items():
             states = counts.get(name, {})
@@ -111,6 +112,7 @@ class Pool:
                     warm_target=self.warmer.warm_target(name, overrides),
                     max_containers=cfg.max_containers,
                     ports=f"{cfg.port_start}-{cfg.port_end}",
+                    nodes=per_node.get(name, {}),
                     **{s: states.get(s, 0) for s in (READY, WARMING, ASSIGNED, RELEASED, FAILED)},
                 )
             )
