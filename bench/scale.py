@@ -52,7 +52,7 @@ def env_for(size: int, data: Path, extra: dict[str, str]) -> dict[str, str]:
         "CONTAINERPOKER_INSTANCE": "scale" + secrets.token_hex(3),
         "CONTAINERPOKER_ENV_FILE": str(data / "none.env"),
         "CONTAINERPOKER_RUNTIMES": "nginx",
-        "CONTAINERPOKER_NGINX_PORTS": "20000-20999",
+        "CONTAINERPOKER_NGINX_PORTS": "30000-30999",
         "CONTAINERPOKER_NGINX_WARM": str(size),
         "CONTAINERPOKER_NGINX_MAX": str(size + 60),
         "CONTAINERPOKER_NGINX_LIFETIME": "0",

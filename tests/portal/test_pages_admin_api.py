@@ -165,3 +165,24 @@ def test_errors_have_one_shape(client, auth):
         assert response.json["detail"].endswith((".", ")")), response.json
     page = client.get("/no-such-page")
     assert page.status_code == 404 and "text/html" in page.content_type
+
+
+def test_admin_sees_containers_per_node_and_one_host_cannot_be_drained(app, client, auth):
+    platform = app.extensions["containerpoker"]
+    platform.pool.init(["nginx"])
+    user = auth.register()
+    assert client.get("/api/admin/nodes", headers=auth.headers(user)).status_code == 403
+    admin = auth.register(admin=True)
+    headers = auth.headers(admin)
+    [node] = client.get("/api/admin/nodes", headers=headers).json["nodes"]
+    ready = platform.pool.status()[0].ready
+    assert node["name"] == "local" and node["state"] == "ready"
+    assert node["containers"] == {"nginx": ready} and ready >= 1
+    auth.login(client, admin)
+    page = client.get("/admin").get_data(as_text=True)
+    assert 'id="admin-nodes"' in page and f"{ready} nginx" in page
+    refused = client.post("/api/admin/nodes/local", json={"action": "drain"}, headers=headers)
+    assert refused.status_code == 400
+    assert "CONTAINERPOKER_ENGINE=swarm" in refused.json["detail"]
+    unknown = client.post("/api/admin/nodes/elsewhere", json={"action": "drain"}, headers=headers)
+    assert unknown.status_code == 400 and "There is no node 'elsewhere'" in unknown.json["detail"]
