@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
+from _common import BENCH_TAG, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
 from containerpoker.engine import Engine, PoolContainerSpec
 from containerpoker.platform import Platform
@@ -169,7 +169,7 @@ def run(args, extra: dict[str, str], where: str) -> int:
         "CONTAINERPOKER_NGINX_MAX": str(2 * n + 10),
         "CONTAINERPOKER_BIND_ADDRESS": "127.0.0.1",
         "CONTAINERPOKER_PUBLIC_HOST": "127.0.0.1",
-        "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
+        "CONTAINERPOKER_EXTRA_LABELS": BENCH_TAG,
         **extra,
     }
     settings = load_settings(env=env)

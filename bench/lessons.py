@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from _common import BENCH_LABEL, cleanup  # bench/ is on sys.path
+from _common import BENCH_TAG, cleanup  # bench/ is on sys.path
 from containerpoker.config import load_settings
 from containerpoker.lessons import lessons, run_lesson
 from containerpoker.lessons.framework import LessonBounds
@@ -22,7 +22,7 @@ from containerpoker.lessons.framework import LessonBounds
 def main() -> int:
     settings = load_settings(
         env={
-            "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
+            "CONTAINERPOKER_EXTRA_LABELS": BENCH_TAG,
             "CONTAINERPOKER_ENV_FILE": "/nonexistent",
         }
     )

@@ -30,7 +30,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
+from _common import BENCH_TAG, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
 from containerpoker.platform import Platform
 
@@ -103,7 +103,7 @@ def main() -> int:
         "CONTAINERPOKER_PUBLIC_HOST": "127.0.0.1",
         "CONTAINERPOKER_PORTAL_HOST": "localhost",
         "CONTAINERPOKER_PORTAL_PORT": str(port),
-        "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
+        "CONTAINERPOKER_EXTRA_LABELS": BENCH_TAG,
     }
     settings = load_settings(env=env)
     cli = str(Path(sys.executable).parent / "containerpoker")

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import docker
 
-from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
+from _common import BENCH_TAG, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
 from containerpoker.platform import Platform
 
@@ -95,7 +95,7 @@ def main() -> int:
         "CONTAINERPOKER_NGINX_WARM": "1",
         "CONTAINERPOKER_PUBLIC_HOST": "127.0.0.1",
         "CONTAINERPOKER_BIND_ADDRESS": "127.0.0.1",
-        "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
+        "CONTAINERPOKER_EXTRA_LABELS": BENCH_TAG,
     }
     child_env = {**os.environ, **env}
     settings = load_settings(env=env)

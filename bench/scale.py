@@ -32,7 +32,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import BENCH_LABEL, cleanup, pct  # bench/ is on sys.path
+from _common import BENCH_TAG, cleanup, pct  # bench/ is on sys.path
 from containerpoker.config import load_settings
 from containerpoker.platform import Platform
 
@@ -61,7 +61,7 @@ def env_for(size: int, data: Path, extra: dict[str, str]) -> dict[str, str]:
         "CONTAINERPOKER_BIND_ADDRESS": "127.0.0.1",
         "CONTAINERPOKER_PUBLIC_HOST": "127.0.0.1",
         "CONTAINERPOKER_PORTAL_HOST": "localhost",
-        "CONTAINERPOKER_EXTRA_LABELS": f"{BENCH_LABEL}=1",
+        "CONTAINERPOKER_EXTRA_LABELS": BENCH_TAG,
         "CONTAINERPOKER_WARM_PARALLELISM": "6",
         "CONTAINERPOKER_WARM_TIMEOUT": "120",
         **extra,
