@@ -60,7 +60,10 @@ def remove_instance(client: docker.DockerClient, instance: str | None = None) ->
     if instance:
         filters.append(f"containerpoker.instance={instance}")
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": filters}):
+    # ignore_removed: a container the platform removes in the background between the listing
+    # and its inspect is not an error.
+    listed = client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
+    for container in listed:
         try:
             # v=True: also its anonymous volumes (a Molecule instance's /var/lib/docker).
             container.remove(force=True, v=True)
