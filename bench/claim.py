@@ -207,8 +207,12 @@ def run(args, extra: dict[str, str], where: str) -> int:
         cleanup()
         shutil.rmtree(data, ignore_errors=True)  # the bench's database and logs
 
-    cold_p50 = statistics.median(started)
     serve_p50 = statistics.median(serving)
+    # On a Swarm, `service create` returns before a task is even scheduled: the cold start a
+    # user would wait for is the one until the container serves.
+    swarm = manager.engine.backend == "swarm"
+    cold_p50 = serve_p50 if swarm else statistics.median(started)
+    cold_what = "service create to serving" if swarm else "docker run to started"
     claim_p50, claim_p99 = pct(many, 50), pct(many, 99)
     print(f"\n{where}")
     print(
@@ -220,12 +224,8 @@ def run(args, extra: dict[str, str], where: str) -> int:
     print(
         f"cold docker run, same image ({len(started)} runs):  p50 {ms(cold_p50)} to started, {ms(serve_p50)} to serving"
     )
-    print(
-        f"claim/cold ratio (p50 at {n} concurrent / p50 docker run to started): {claim_p50 / cold_p50:.4f}"
-    )
-    print(
-        f"claim/cold ratio (p99 at {n} concurrent / p50 docker run to started): {claim_p99 / cold_p50:.4f}"
-    )
+    print(f"claim/cold ratio (p50 at {n} concurrent / p50 {cold_what}): {claim_p50 / cold_p50:.4f}")
+    print(f"claim/cold ratio (p99 at {n} concurrent / p50 {cold_what}): {claim_p99 / cold_p50:.4f}")
     print(f"refill throughput: {refill:.2f} containers/s (release {n}, until {n} fresh serve)")
     print(
         f"raw remove+create:  {raw:.2f} containers/s ({settings.warm_parallelism} in parallel, no readiness wait)"
