@@ -145,7 +145,7 @@ def measure(size: int, extra: dict[str, str], label: str, rss_before: int) -> di
         )
         page = median_time(lambda: client.get("/containers"), 5)
         platform_app.close()
-        return {
+        row = {
             "size": size,
             "claim_p50": pct(claim, 50),
             "claim_p99": pct(claim, 99),
@@ -154,6 +154,13 @@ def measure(size: int, extra: dict[str, str], label: str, rss_before: int) -> di
             "page": page,
             "rss": rss,
         }
+        print(  # as it comes: a run cut short still leaves its figures
+            f"  [{label}] {size}: claim p50 {row['claim_p50'] * 1000:.2f} ms p99 "
+            f"{row['claim_p99'] * 1000:.2f} ms, reconcile {reconcile:.2f} s, status "
+            f"{status * 1000:.1f} ms, page {page * 1000:.0f} ms, engine {rss / 1024**2:.1f} MB/ctr",
+            flush=True,
+        )
+        return row
     finally:
         with contextlib.suppress(Exception):
             platform.pool.remove_all()
