@@ -57,7 +57,7 @@ def register():
 
 @bp.post("/auth/login")
 def login():
-    platform, limiter = get_platform(), get_state().limiter
+    platform, limiter, metrics = get_platform(), get_state().limiter, get_state().metrics
     body = bodies.parse(bodies.Credentials)
     username = body.username.strip().lower()
     wait = max(
@@ -65,11 +65,14 @@ def login():
         limiter.blocked("login-fail:" + client_address(), *LOGIN_FAILURES_PER_CLIENT),
     )
     if wait:
+        metrics.login("rate_limited")
         raise RateLimited(f"Too many login attempts: wait {int(wait)} s.", wait)
     user = platform.accounts.authenticate(username, body.password)
     if user is None:
         limiter.record("login-fail:" + client_address())
+        metrics.login("failure")
         raise Unauthenticated("Wrong username or password.", code="invalid_credentials")
+    metrics.login("success")
     token = create_access_token(identity=user.username, additional_claims={"uid": user.id})
     response = jsonify(
         access_token=token,
