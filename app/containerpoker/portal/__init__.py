@@ -3,7 +3,7 @@
 ``create_app()`` builds it; gunicorn serves ``containerpoker.portal:create_app()``
 (see ``containerpoker portal``). Blueprints: ``auth`` (login/register pages), ``pages``
 (dashboard, containers), ``admin``, ``api`` (the JSON API), ``lessons``, ``terminal`` and
-``metrics``. Every behaviour lives in the core (``containerpoker.platform``, one per app);
+``metrics`` and ``vendor`` (browser libraries from npm). Every behaviour lives in the core (``containerpoker.platform``, one per app);
 these are thin adapters that share only ``context``, ``bodies``, ``errors`` and ``security``.
 """
 
@@ -40,7 +40,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
 
-    from . import admin, api, auth, errors, lessons, metrics, pages, security, terminal
+    from . import admin, api, auth, errors, lessons, metrics, pages, security, terminal, vendor
 
     security.init_app(app, platform)
     errors.init_app(app)
@@ -52,4 +52,5 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(lessons.bp)
     terminal.sock.init_app(app)
     app.register_blueprint(terminal.bp)
+    app.register_blueprint(vendor.bp)
     return app
