@@ -166,6 +166,16 @@ def containers():
     return jsonify(containers=[v.as_dict() for v in views])
 
 
+@bp.get("/containers/stats")
+@login_required
+@operation(
+    "CPU % and memory of each of my running containers (admins: ?all=1 for every one)",
+    query=(ALL,),
+)
+def containers_stats():
+    return jsonify(stats=get_platform().control.stats_of(owner=listed_owner()))
+
+
 @bp.post("/containers/spawn")
 @login_required
 @operation(

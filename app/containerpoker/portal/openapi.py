@@ -45,6 +45,19 @@ ERRORS = {
     503: "pool exhausted or engine down (Retry-After)",
 }
 
+#: Groups of operations, by the path's first part after /api/.
+TAGS = {
+    "auth": "accounts",
+    "me": "accounts",
+    "pools": "pools and status",
+    "status": "pools and status",
+    "stream": "pools and status",
+    "containers": "containers",
+    "lessons": "lessons",
+    "examples": "lessons",
+    "admin": "admin",
+}
+
 #: Path parameters, described once by name.
 PATH_PARAMETERS = {
     "ref": "container name, Docker id or numeric id",
@@ -97,6 +110,10 @@ def operation(summary: str, **details) -> callable:
 def _path(rule: str) -> str:
     """Werkzeug's ``/api/containers/<ref>`` as OpenAPI's ``/api/containers/{ref}``."""
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _tag(path: str) -> str:
+    return TAGS.get(path.split("/")[2], "this document")
 
 
 def _document(op: Operation, arguments: set[str], schemas: dict) -> dict:
@@ -158,18 +175,20 @@ def spec(app: Flask) -> dict:
     schemas = {model: refs[(model, "validation")] for model in models}
     paths: dict = {}
     for path, method, arguments, op in routes:
-        paths.setdefault(path, {})[method] = _document(op, arguments, schemas)
+        paths.setdefault(path, {})[method] = _document(op, arguments, schemas) | {
+            "tags": [_tag(path)]
+        }
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "containerpoker portal API",
             "version": "1",
             "description": (
-                "Log in with POST /api/auth/login and send the access_token as "
-                "'Authorization: Bearer <token>'. Browsers use the HttpOnly cookie instead and "
-                "must send the csrf_access_token cookie's value in X-CSRF-TOKEN on writes. "
-                "Tokens in the URL are refused. Errors are {error, detail}; a refused body's "
-                "detail names the field."
+                "Log in with `POST /api/auth/login` and send the `access_token` as "
+                "`Authorization: Bearer <token>`. Browsers use the HttpOnly cookie instead and "
+                "must send the `csrf_access_token` cookie's value in `X-CSRF-TOKEN` on writes "
+                "(this page does). Tokens in the URL are refused. Errors are "
+                "`{error, detail}`; a refused body's detail names the field."
             ),
         },
         "components": {
