@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Flask
 from pydantic import BaseModel
@@ -83,10 +84,10 @@ class Operation:
     public: bool = False
     #: The answer's media type: JSON, a server-sent event stream or a page.
     answers: str = "application/json"
-    query: tuple[dict, ...] = field(default_factory=tuple)
+    query: tuple[dict, ...] = ()
 
 
-def operation(summary: str, **details) -> callable:
+def operation(summary: str, **details) -> Callable[[Callable], Callable]:
     """Declare a view in the API document; with ``body=Model``, validate its request body
     against ``Model`` and pass it to the view as ``body``."""
     op = Operation(summary, **details)
