@@ -9,7 +9,7 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run dev assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-cluster test-deps molecule images-archive box host-deps host-check test-vm
+.PHONY: help run dev compose assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +22,11 @@ run: engine sync images assets pools ## Set up everything, warm the pools and se
 
 dev: engine sync images assets pools ## Serve the portal with auto-reload (Python and templates) for development
 	@$(CP) portal --dev
+
+compose: engine sync images assets ## The portal as a compose service (compose.yaml): build its image, then docker-compose up
+	@command -v docker-compose >/dev/null || { echo "docker-compose is missing: install Debian's (sudo apt-get install docker-compose), then run make compose again." >&2; exit 1; }
+	@scripts/portal-wheels.sh
+	@docker-compose up --build
 
 engine: ## Make sure a Docker engine runs (installs Debian's docker.io as root when missing)
 	@scripts/engine.sh
@@ -74,13 +79,16 @@ test-deps: ## Install what the tests need beyond the engine (PostgreSQL server b
 
 test: engine sync images assets test-deps ## Run every test against the real engine (what CI runs)
 	@scripts/ansible-test.sh units
-	@$(RUN) pytest -m "not converge and not molecule and not cluster" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not converge and not molecule and not cluster and not compose" $(PYTEST_ARGS)
 	@# Last: systemd host containers with the host's cgroups mounted (see README: Tests).
 	@$(RUN) pytest -m "converge or molecule" $(PYTEST_ARGS)
 
 test-fast: engine sync images assets test-deps ## The quick day-to-day subset (skips the slow tests)
 	@scripts/ansible-test.sh units
-	@$(RUN) pytest -m "not slow and not converge and not molecule and not cluster" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not slow and not converge and not molecule and not cluster and not compose" $(PYTEST_ARGS)
+
+test-compose: engine sync images test-deps ## The compose path: build the portal's image, docker-compose up, an edit live, down (tests/e2e/test_compose.py)
+	@$(RUN) pytest -m compose $(PYTEST_ARGS)
 
 test-cluster: engine sync images ## A real 3-node Swarm of systemd host containers: the Swarm backend on it (tests/cluster)
 	@$(RUN) pytest -m cluster $(PYTEST_ARGS)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The browser libraries the portal serves (xterm.js for the lesson terminal),
-# installed from npm into node_modules/ with the committed package-lock.json.
+# The browser libraries the portal serves (xterm.js for the lesson terminal, Swagger UI for
+# /api/docs), installed from npm into node_modules/ with the committed package-lock.json.
 # Nothing from npm is ever copied into the repository.
 set -euo pipefail
 say() { printf '[assets] %s\n' "$*"; }
 cd "$(dirname "$0")/.."
 
-if [ -f node_modules/@xterm/xterm/lib/xterm.js ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+if [ -f node_modules/@xterm/xterm/lib/xterm.js ] && [ -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
     say "Browser libraries are installed."
     exit 0
 fi
@@ -21,5 +21,7 @@ if ! command -v npm >/dev/null 2>&1; then
     fi
 fi
 say "Installing browser libraries from npm (package-lock.json) ..."
-npm ci --no-audit --no-fund --silent
-say "Installed $(node -p 'require("./node_modules/@xterm/xterm/package.json").version' 2>/dev/null | sed 's/^/xterm.js /')."
+# --ignore-scripts: no package needs to run code to install (swagger-ui-dist pulls in a
+# telemetry package whose install script would phone home).
+npm ci --no-audit --no-fund --silent --ignore-scripts
+say "Installed xterm.js $(node -p 'require("./node_modules/@xterm/xterm/package.json").version' 2>/dev/null), swagger-ui-dist $(node -p 'require("./node_modules/swagger-ui-dist/package.json").version' 2>/dev/null)."

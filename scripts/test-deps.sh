@@ -3,7 +3,9 @@
 # - PostgreSQL's server binaries, so the store is tested on PostgreSQL as well as
 #   SQLite (the tests start a throwaway server of their own; nothing is configured);
 # - Chromium, for the end-to-end browser tests (Playwright drives Debian's
-#   chromium: Playwright's own browser download needs a network we may not have).
+#   chromium: Playwright's own browser download needs a network we may not have);
+# - Debian's docker-compose (1.29), for the test of the portal's compose path
+#   (compose.yaml).
 set -euo pipefail
 say() { printf '[test-deps] %s\n' "$*"; }
 fail() { printf '[test-deps] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -18,6 +20,11 @@ if command -v chromium >/dev/null 2>&1; then
     say "Chromium is present ($(chromium --version 2>/dev/null | head -n1))."
 else
     missing+=(chromium)
+fi
+if command -v docker-compose >/dev/null 2>&1; then
+    say "docker-compose is present ($(docker-compose version --short 2>/dev/null))."
+else
+    missing+=(docker-compose)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .errors import (
@@ -25,6 +26,7 @@ from .pool.models import ASSIGNED
 
 ACTIONS = ("start", "stop", "restart", "release", "remove")
 _STATS_TTL = 5.0
+_STATS_AT_ONCE = 8  # Docker answers each container's stats in about a second: ask in parallel
 _STARTED_TTL = 60.0  # a start time asked of the engine is kept this long (one call each)
 
 
@@ -185,3 +187,19 @@ class ContainerControl:
         with self._stats_lock:
             self._stats[item.name] = (now, result)
         return result
+
+    def stats_of(self, owner: str | None = None) -> list[dict]:
+        """:meth:`stats` of each running container ``owner`` has (every pool container for
+        None), asked in parallel: a page of twenty containers fills in about a second."""
+        names = [v.name for v in self.list(owner=owner) if v.status == "running"]
+        if not names:
+            return []
+        with ThreadPoolExecutor(min(_STATS_AT_ONCE, len(names))) as ask:
+            found = ask.map(lambda name: self._stats_or_none(name, owner), names)
+            return [result for result in found if result is not None]
+
+    def _stats_or_none(self, name: str, owner: str | None) -> dict | None:
+        try:
+            return self.stats(name, owner=owner)
+        except NotFound:  # released in the meantime
+            return None

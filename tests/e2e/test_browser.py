@@ -4,6 +4,7 @@ of every page saved under test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -63,7 +64,7 @@ def test_student_launches_uploads_sees_the_page_and_releases(
     page.fill("input[name=password]", "short")
     page.evaluate("document.querySelector('input[name=password]').removeAttribute('minlength')")
     page.click("button[type=submit]")
-    assert "characters" in page.inner_text(".form-error")
+    page.wait_for_selector(".form-error:has-text('characters')")  # the answer takes a moment
     register(page, served_portal, "student")
 
     page.click("button.launch[data-runtime=nginx]")
@@ -260,3 +261,92 @@ def test_the_dashboard_counts_down_and_says_when_a_container_expired(
     notice = page.wait_for_selector("#flash:has-text('expired')", timeout=60_000).text_content()
     assert name in notice and "its lifetime of 20 s ended" in notice and "released" in notice
     page.wait_for_selector(f"#my-containers tr[data-name='{name}']", state="detached")
+
+
+#: Each header cell whose text breaks inside a word ("Upti / me"): the words of its text nodes
+#: whose boxes lie on more than one line.
+HEADERS_BROKEN_INSIDE_A_WORD = """(selector) => {
+  const broken = [];
+  for (const th of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const word of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, word.index);
+        range.setEnd(node, word.index + word[0].length);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(th.textContent.trim());
+      }
+    }
+  }
+  return broken;
+}"""
+
+#: Rows of running containers whose CPU or memory cell shows no figure yet.
+ROWS_WITHOUT_FIGURES = """() => [...document.querySelectorAll("#container-table tr[data-status=running]")]
+  .filter((row) => !/^\\d+(\\.\\d+)? %$/.test(row.querySelector("td.cpu").textContent.trim())
+               || !/ MB$/.test(row.querySelector("td.mem").textContent.trim()))
+  .map((row) => row.dataset.name)"""
+
+
+def test_the_containers_page_reads_well_on_a_laptop_and_a_tablet(
+    served_portal, browser, screenshots
+):
+    """Every header whole, every running container's CPU and memory shown, at 1280 and 800 px
+    (the admin's view: every pool container, the widest table)."""
+    env = served_portal.env | {"ADMIN_PASSWORD": PASSWORD}
+    made = served_portal.cli(
+        "user", "create", "wide", "--email", "wide@example.org", "--admin",
+        "--password-env", "ADMIN_PASSWORD", env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    launched = False
+    for width, height in ((1280, 800), (800, 1000)):
+        page = new_page(browser, {"width": width, "height": height})
+        login(page, served_portal, "wide")
+        if not launched:  # rows of the widest kind: an owner, every action button
+            csrf = next(
+                c["value"] for c in page.context.cookies() if c["name"] == "csrf_access_token"
+            )
+            for runtime in ("nginx", "python"):
+                answer = page.request.post(
+                    served_portal.url + "/api/containers/spawn",
+                    data={"runtime": runtime},
+                    headers={"X-CSRF-TOKEN": csrf},
+                )
+                assert answer.status in (200, 201), answer.text()
+            launched = True
+        page.goto(served_portal.url + "/containers")
+        running = page.locator("#container-table tr[data-status=running]")
+        assert running.count() >= 3, page.content()
+        waiting = page.evaluate(ROWS_WITHOUT_FIGURES)
+        deadline = time.monotonic() + 60  # the page asks every 5 s; Docker may be slow
+        while waiting and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+            waiting = page.evaluate(ROWS_WITHOUT_FIGURES)
+        assert waiting == [], f"no CPU or memory figure for {waiting} at {width} px"
+        page.screenshot(path=screenshots / f"containers-{width}.png", full_page=True)
+        broken = page.evaluate(HEADERS_BROKEN_INSIDE_A_WORD, "#container-table th")
+        assert broken == [], (width, broken)
+        assert no_horizontal_scroll(page), width
+        # The table fits its card: no column is hidden behind a sideways scroll.
+        wrap = ".table-wrap"
+        assert (
+            page.evaluate(f"document.querySelector('{wrap}').scrollWidth")
+            <= page.evaluate(f"document.querySelector('{wrap}').clientWidth") + 1
+        ), width
+        page.context.close()
+
+
+def test_the_api_documentation_renders_in_swagger_ui(served_portal, browser, screenshots):
+    page = new_page(browser)
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(served_portal.url + "/api/docs")
+    page.locator(".opblock-summary-path", has_text="/api/containers/spawn").first.wait_for()
+    document = page.evaluate("fetch('/api/openapi.json').then((r) => r.json())")
+    operations = sum(len(methods) for methods in document["paths"].values())
+    assert page.locator(".opblock").count() == operations
+    page.screenshot(path=screenshots / "api-docs.png", full_page=True)
+    assert problems == []  # nothing refused by the Content-Security-Policy, no script error
+    page.context.close()

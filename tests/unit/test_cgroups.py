@@ -102,3 +102,25 @@ def test_what_cannot_be_read_is_none_not_a_guess(tmp_path):
         f"30 25 0:27 / {sys}/memory rw - cgroup cgroup rw,memory\n",
     )
     assert cgroups.usage(42, proc=proc) is None
+
+
+def test_cpu_time_on_cgroup_v1_and_v2(tmp_path):
+    sys = tmp_path / "sys"
+    _write(sys / "cpuacct" / "docker" / ID, {"cpuacct.usage": "2500000000\n"})
+    v1 = _proc(
+        tmp_path / "v1",
+        f"2:cpuacct:/docker/{ID}\n1:cpu:/docker/{ID}\n",
+        f"33 31 0:30 / {sys}/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n",
+    )
+    assert cgroups.cpu_seconds(42, proc=v1) == 2.5
+    scope = sys / "fs" / "cgroup" / f"docker-{ID}.scope"
+    _write(scope, {"cpu.stat": "usage_usec 1500000\nuser_usec 1000000\n"})
+    v2 = _proc(
+        tmp_path / "v2",
+        f"0::/system.slice/docker-{ID}.scope\n",
+        f"40 30 0:26 /system.slice {sys}/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+    )
+    assert cgroups.cpu_seconds(42, proc=v2) == 1.5
+    # Over an interval: the counter's growth per second of wall time, in % of one CPU.
+    assert cgroups.cpu_percent(42, interval=0.05, proc=v2) == 0.0
+    assert cgroups.cpu_seconds(0, proc=v2) is None and cgroups.cpu_percent(0, proc=v2) is None

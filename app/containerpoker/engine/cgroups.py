@@ -1,4 +1,4 @@
-"""Read a container's memory and process count straight from the kernel's cgroup files.
+"""Read a container's memory, process count and CPU time straight from the kernel's cgroup files.
 
 `docker stats` gets its numbers from these same files, through containerd. On some hosts that
 path breaks while the containers run fine: on a cgroup v1 host whose cgroup mounts changed after
@@ -10,6 +10,7 @@ itself: find the container's cgroup in /proc/<pid>/cgroup, find where that hiera
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +61,44 @@ def usage(pid: int, proc: Path = _PROC) -> Usage | None:
     return Usage(max(0, used - inactive), limit, pids, str(memory_dir))
 
 
-def _directory(groups: str, mounts: str, controller: str) -> Path | None:
-    """Where the cgroup of `controller` for these /proc/<pid>/cgroup lines lives on disk."""
+def cpu_seconds(pid: int, proc: Path = _PROC) -> float | None:
+    """CPU time the cgroup of process `pid` has used so far, or None when it cannot be read."""
+    if pid <= 0:
+        return None
+    try:
+        groups = (proc / str(pid) / "cgroup").read_text()
+        mounts = (proc / "self" / "mountinfo").read_text()
+    except OSError:
+        return None
+    directory = _directory(groups, mounts, "cpuacct", v2_file="cpu.stat")
+    if directory is None:
+        return None
+    try:
+        if (directory / "cpuacct.usage").exists():  # cgroup v1: nanoseconds
+            return int((directory / "cpuacct.usage").read_text()) / 1e9
+        return _stat(directory / "cpu.stat", "usage_usec") / 1e6  # cgroup v2
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_percent(pid: int, interval: float = 0.5, proc: Path = _PROC) -> float | None:
+    """The CPU use of the cgroup of `pid` over `interval` seconds, in % of one CPU (as
+    `docker stats` counts it), or None when it cannot be read."""
+    first, started = cpu_seconds(pid, proc), time.monotonic()
+    if first is None:
+        return None
+    time.sleep(interval)
+    second = cpu_seconds(pid, proc)
+    if second is None:
+        return None
+    return round(max(0.0, second - first) / (time.monotonic() - started) * 100, 2)
+
+
+def _directory(
+    groups: str, mounts: str, controller: str, v2_file: str | None = None
+) -> Path | None:
+    """Where the cgroup of `controller` for these /proc/<pid>/cgroup lines lives on disk
+    (on cgroup v2: the directory holding `v2_file`, by default `<controller>.current`)."""
     v1_path = v2_path = None
     for line in groups.splitlines():
         number, _, rest = line.partition(":")
@@ -80,7 +117,10 @@ def _directory(groups: str, mounts: str, controller: str) -> Path | None:
             return _join(mountpoint, root, v1_path)
         if v1_path is None and v2_path is not None and fstype == "cgroup2":
             candidate = _join(mountpoint, root, v2_path)
-            if candidate is not None and (candidate / f"{controller}.current").exists():
+            if (
+                candidate is not None
+                and (candidate / (v2_file or f"{controller}.current")).exists()
+            ):
                 return candidate
     return None
 

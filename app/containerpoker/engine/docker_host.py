@@ -311,7 +311,8 @@ class DockerHostEngine(Engine):
         return result
 
     def _kernel_usage(self, name: str) -> dict:
-        """Memory read from the container's cgroup when Docker's stats come back empty.
+        """Memory and CPU read from the container's cgroup when Docker's stats come back
+        empty (CPU sampled over half a second, as Docker samples its own).
 
         Only for an engine on this machine (a Unix socket): a process id from a remote engine
         names some unrelated process here.
@@ -329,11 +330,15 @@ class DockerHostEngine(Engine):
         if not self._warned_stats:
             self._warned_stats = True
             log.warning(
-                "Docker returned empty stats for %s (its log says why); reading memory from %s",
+                "Docker returned empty stats for %s (its log says why); reading memory and CPU from %s",
                 name,
                 found.source,
             )
-        return {"memory_bytes": found.memory_bytes, "memory_limit": found.memory_limit}
+        return {
+            "memory_bytes": found.memory_bytes,
+            "memory_limit": found.memory_limit,
+            "cpu_percent": cgroups.cpu_percent(pid),
+        }
 
     def labelled(self, role: str) -> list[LabelledObject]:
         filters = {"label": [f"containerpoker.role={role}"]}

@@ -3,7 +3,7 @@
 ``create_app()`` builds it; gunicorn serves ``containerpoker.portal:create_app()``
 (see ``containerpoker portal``). Blueprints: ``auth`` (login/register pages), ``pages``
 (dashboard, containers), ``admin``, ``api`` (the JSON API), ``lessons``, ``terminal`` and
-``metrics``. Every behaviour lives in the core (``containerpoker.platform``, one per app);
+``metrics`` and ``vendor`` (browser libraries from npm). Every behaviour lives in the core (``containerpoker.platform``, one per app);
 these are thin adapters that share only ``context``, ``bodies``, ``errors`` and ``security``.
 """
 
@@ -15,6 +15,7 @@ from ..config import Settings, load_settings
 from ..errors import ConfigError
 from ..platform import Platform
 from .context import PortalState
+from .metrics_registry import Metrics
 
 
 def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
@@ -30,7 +31,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app = Flask(__name__)
     platform = Platform(settings)
     app.extensions["containerpoker"] = platform
-    app.extensions["containerpoker.portal"] = PortalState()
+    app.extensions["containerpoker.portal"] = PortalState(metrics=Metrics(platform))
     app.config.update(
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + 256 * 1024,  # the form's overhead
         TEMPLATES_AUTO_RELOAD=True,
@@ -39,7 +40,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
 
-    from . import admin, api, auth, errors, lessons, metrics, pages, security, terminal
+    from . import admin, api, auth, errors, lessons, metrics, pages, security, terminal, vendor
 
     security.init_app(app, platform)
     errors.init_app(app)
@@ -51,4 +52,5 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(lessons.bp)
     terminal.sock.init_app(app)
     app.register_blueprint(terminal.bp)
+    app.register_blueprint(vendor.bp)
     return app

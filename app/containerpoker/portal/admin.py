@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, render_template
 from ..errors import InvalidRequest
 from . import bodies
 from .context import get_platform
+from .openapi import operation
 from .security import admin_required, page_login_required, page_user
 
 bp = Blueprint("admin", __name__)
@@ -28,6 +29,7 @@ def admin_page():
 
 @bp.get("/api/admin/users")
 @admin_required
+@operation("Users (admin)", errors=(401, 403))
 def list_users():
     platform = get_platform()
     counts: dict[str, int] = {}
@@ -44,8 +46,8 @@ def list_users():
 
 @bp.post("/api/admin/users")
 @admin_required
-def create_user():
-    body = bodies.parse(bodies.NewUser)
+@operation("Create a user (admin)", body=bodies.NewUser, ok=201, errors=(400, 401, 403, 409))
+def create_user(body: bodies.NewUser):
     user = get_platform().accounts.create(
         body.username, body.email, body.password, admin=body.admin
     )
@@ -54,6 +56,7 @@ def create_user():
 
 @bp.delete("/api/admin/users/<username>")
 @admin_required
+@operation("Delete a user and release their containers (admin)", errors=(401, 403, 404, 409))
 def delete_user(username: str):
     plan = get_platform().delete_user(username)
     return jsonify(deleted=plan.keys("deleted")[0], released=plan.keys("released"))
@@ -61,6 +64,7 @@ def delete_user(username: str):
 
 @bp.post("/api/admin/users/<username>/promote")
 @admin_required
+@operation("Make a user an admin (admin)", errors=(401, 403, 404))
 def promote_user(username: str):
     user, changed = get_platform().accounts.set_admin(username, True)
     return jsonify(user=user.as_dict(), changed=changed)
@@ -68,6 +72,7 @@ def promote_user(username: str):
 
 @bp.post("/api/admin/users/<username>/release")
 @admin_required
+@operation("Release every container of a user (admin)", errors=(401, 403))
 def release_user(username: str):
     plan = get_platform().pool.release_all(username.strip().lower())
     return jsonify(user=username, released=plan.keys("released"))
@@ -75,9 +80,13 @@ def release_user(username: str):
 
 @bp.post("/api/admin/pools/<runtime>")
 @admin_required
-def pool_action(runtime: str):
+@operation(
+    "add N, resize to N, or reinitialise (replace every container) (admin)",
+    body=bodies.PoolAction,
+    errors=(400, 401, 403),
+)
+def pool_action(runtime: str, body: bodies.PoolAction):
     pool = get_platform().pool
-    body = bodies.parse(bodies.PoolAction)
     if body.action == "reinit":
         plan = pool.reset(runtime=runtime)
         return jsonify(runtime=runtime, action=body.action, replaced=plan.keys("replaced"))
@@ -98,14 +107,19 @@ def pool_action(runtime: str):
 
 @bp.get("/api/admin/nodes")
 @admin_required
+@operation("Nodes, their state and containers (admin)", errors=(401, 403))
 def list_nodes():
     return jsonify(nodes=get_platform().nodes())
 
 
 @bp.post("/api/admin/nodes/<name>")
 @admin_required
-def node_action(name: str):
-    body = bodies.parse(bodies.NodeAction)
+@operation(
+    "Drain a node (its containers move, with their files) or activate it (admin)",
+    body=bodies.NodeAction,
+    errors=(400, 401, 403),
+)
+def node_action(name: str, body: bodies.NodeAction):
     availability = "drain" if body.action == "drain" else "active"
     plan = get_platform().set_node(name, availability)
     return jsonify(node=name, action=body.action, actions=plan.actions)

@@ -1,20 +1,21 @@
-"""The JSON API (documented in ``openapi.py``, served at ``/api/openapi.json``).
+"""The JSON API, described at ``/api/openapi.json`` and shown at ``/api/docs``.
 
-Every view reads its body through ``bodies.parse``: only the declared fields, strictly typed;
-extra fields (``image``, ``privileged``, ``binds`` ...) are ignored and never reach Docker.
-Errors are raised as core errors and shaped by ``errors.py``.
+Every view declares itself with ``openapi.operation``; a view with a body gets it validated
+against its schema (``bodies``): only the declared fields, strictly typed; extra fields
+(``image``, ``privileged``, ``binds`` ...) are ignored and never reach Docker. Errors are raised
+as core errors and shaped by ``errors.py``.
 """
 
 from __future__ import annotations
 
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request
 from flask_jwt_extended import create_access_token, get_jwt, set_access_cookies, unset_jwt_cookies
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import InvalidRequest, RateLimited, Unauthenticated
-from . import bodies, streams
+from . import bodies, streams, vendor
 from .context import (
     client_address,
     dashboard_state,
@@ -23,7 +24,7 @@ from .context import (
     limit,
     pools_payload,
 )
-from .openapi import spec
+from .openapi import operation, spec
 from .security import api_user, login_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -44,8 +45,10 @@ def scope() -> str | None:
 
 
 @bp.post("/auth/register")
-def register():
-    body = bodies.parse(bodies.Registration)
+@operation(
+    "Create an account", body=bodies.Registration, ok=201, errors=(400, 409, 429), public=True
+)
+def register(body: bodies.Registration):
     limit(
         "register:" + client_address(),
         REGISTER_PER_CLIENT,
@@ -56,20 +59,28 @@ def register():
 
 
 @bp.post("/auth/login")
-def login():
-    platform, limiter = get_platform(), get_state().limiter
-    body = bodies.parse(bodies.Credentials)
+@operation(
+    "Log in: returns access_token and sets the browser cookies",
+    body=bodies.Credentials,
+    errors=(400, 401, 429),
+    public=True,
+)
+def login(body: bodies.Credentials):
+    platform, limiter, metrics = get_platform(), get_state().limiter, get_state().metrics
     username = body.username.strip().lower()
     wait = max(
         limiter.hit("login-user:" + username, *LOGIN_PER_ACCOUNT),
         limiter.blocked("login-fail:" + client_address(), *LOGIN_FAILURES_PER_CLIENT),
     )
     if wait:
+        metrics.login("rate_limited")
         raise RateLimited(f"Too many login attempts: wait {int(wait)} s.", wait)
     user = platform.accounts.authenticate(username, body.password)
     if user is None:
         limiter.record("login-fail:" + client_address())
+        metrics.login("failure")
         raise Unauthenticated("Wrong username or password.", code="invalid_credentials")
+    metrics.login("success")
     token = create_access_token(identity=user.username, additional_claims={"uid": user.id})
     response = jsonify(
         access_token=token,
@@ -83,6 +94,7 @@ def login():
 
 @bp.post("/auth/logout")
 @login_required
+@operation("Log out: the token is revoked")
 def logout():
     claims = get_jwt()
     get_platform().accounts.revoke(claims["jti"], float(claims["exp"]))
@@ -93,6 +105,7 @@ def logout():
 
 @bp.get("/me")
 @login_required
+@operation("The signed-in user")
 def me():
     return jsonify(user=api_user().as_dict())
 
@@ -102,12 +115,14 @@ def me():
 
 @bp.get("/pools")
 @login_required
+@operation("Pools: ready, warming, assigned ... per runtime")
 def pools():
     return jsonify(pools=pools_payload(get_platform()))
 
 
 @bp.get("/status")
 @login_required
+@operation("Pools, host load and the upload limit")
 def status():
     platform = get_platform()
     return jsonify(
@@ -120,6 +135,7 @@ def status():
 
 @bp.get("/stream")
 @login_required
+@operation("Live dashboard state (server-sent events)", answers="text/event-stream")
 def stream():
     """Live dashboard state (server-sent events)."""
     platform = get_platform()
@@ -133,20 +149,44 @@ def stream():
 # -- containers ---------------------------------------------------------------------
 
 
+ALL = {"name": "all", "in": "query", "schema": {"type": "string", "enum": ["1"]}}
+
+
+def listed_owner() -> str | None:
+    """Whose containers a listing shows: the user's own, or (an admin's ``?all=1``) all."""
+    everyone = request.args.get("all") == "1" and api_user().is_admin
+    return None if everyone else api_user().username
+
+
 @bp.get("/containers")
 @login_required
+@operation("My containers (admins: ?all=1 for every pool container)", query=(ALL,))
 def containers():
-    everyone = request.args.get("all") == "1" and api_user().is_admin
-    owner = None if everyone else api_user().username
-    return jsonify(containers=[v.as_dict() for v in get_platform().control.list(owner=owner)])
+    views = get_platform().control.list(owner=listed_owner())
+    return jsonify(containers=[v.as_dict() for v in views])
+
+
+@bp.get("/containers/stats")
+@login_required
+@operation(
+    "CPU % and memory of each of my running containers (admins: ?all=1 for every one)",
+    query=(ALL,),
+)
+def containers_stats():
+    return jsonify(stats=get_platform().control.stats_of(owner=listed_owner()))
 
 
 @bp.post("/containers/spawn")
 @login_required
-def spawn():
+@operation(
+    "Get a container of a runtime (201 new, 200 the one you already have)",
+    body=bodies.Spawn,
+    ok=201,
+    errors=(400, 401, 409, 429, 503),
+)
+def spawn(body: bodies.Spawn):
     platform, metrics = get_platform(), get_state().metrics
     user = api_user()
-    body = bodies.parse(bodies.Spawn)
     limit("spawn:" + user.username, SPAWN_PER_USER, "Too many launches: wait {wait} s.")
     started = time.perf_counter()
     try:  # the core checks the runtime's name first, before Docker is touched
@@ -166,20 +206,30 @@ def spawn():
 
 @bp.get("/containers/<ref>")
 @login_required
+@operation("One container", errors=(401, 404))
 def container(ref: str):
     return jsonify(container=get_platform().control.get(ref, owner=scope()).as_dict())
 
 
 @bp.post("/containers/<ref>/action")
 @login_required
-def container_action(ref: str):
-    body = bodies.parse(bodies.ContainerAction)
+@operation(
+    "start, stop, restart, release or remove",
+    body=bodies.ContainerAction,
+    errors=(400, 401, 404, 409),
+)
+def container_action(ref: str, body: bodies.ContainerAction):
     # A release answers at once; Docker removes the container moments later.
     return jsonify(get_platform().control.act(ref, body.action, owner=scope(), wait=False))
 
 
 @bp.post("/containers/<ref>/renew")
 @login_required
+@operation(
+    "Renew a container: its lifetime ends that long from now again (a few times at most; 409 "
+    "when no renewal is left or it never expires)",
+    errors=(401, 404, 409),
+)
 def container_renew(ref: str):
     """Push the container's lifetime back (a few times at most): 409 when it cannot be."""
     plan = get_platform().pool.renew(ref, owner=scope())
@@ -188,6 +238,23 @@ def container_renew(ref: str):
 
 @bp.post("/containers/<ref>/files")
 @login_required
+@operation(
+    "Upload files or a zip/tar archive into the container's site",
+    content={
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "dest": {"type": "string"},
+                },
+                "required": ["file"],
+            }
+        }
+    },
+    ok=201,
+    errors=(400, 401, 404, 409, 413),
+)
 def container_files(ref: str):
     platform = get_platform()
     most = platform.settings.upload_max_bytes
@@ -211,12 +278,26 @@ def container_files(ref: str):
 
 @bp.get("/containers/<ref>/stats")
 @login_required
+@operation("CPU % and memory", errors=(401, 404))
 def container_stats(ref: str):
     return jsonify(get_platform().control.stats(ref, owner=scope()))
 
 
 @bp.get("/containers/<ref>/logs")
 @login_required
+@operation(
+    "The container's log, streamed (server-sent events); ?follow=0 for JSON",
+    errors=(400, 401, 404),
+    answers="text/event-stream",
+    query=(
+        {"name": "follow", "in": "query", "schema": {"type": "string", "enum": ["0"]}},
+        {
+            "name": "tail",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+        },
+    ),
+)
 def container_logs(ref: str):
     """The container's log: a live stream (server-sent events), or ``?follow=0`` for JSON."""
     control, owner = get_platform().control, scope()
@@ -249,5 +330,21 @@ def container_logs(ref: str):
 
 
 @bp.get("/openapi.json")
+@operation("This document (OpenAPI 3.1)", public=True, errors=())
 def openapi():
-    return jsonify(spec())
+    return jsonify(spec(current_app))
+
+
+@bp.get("/docs")
+@operation("This document in Swagger UI (a page)", public=True, errors=(), answers="text/html")
+def docs():
+    response = make_response(
+        render_template("api_docs.html", installed=vendor.installed("swagger-ui-bundle.js"))
+    )
+    # Swagger UI sets style attributes on its elements: allowed on this page only.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -1,5 +1,8 @@
 """Request bodies, declared once as schemas; :func:`parse` is the one way a view reads one.
 
+Views name their body in ``openapi.operation(body=...)``, which parses it and puts the same
+schema in the OpenAPI document, so what is documented is what is enforced.
+
 A body must be a JSON object. Fields not declared are ignored (``image``, ``privileged``,
 ``binds`` ... never reach Docker); declared ones are checked strictly (a number is not text, 1
 is not true). A bad body is refused with the one error shape, naming the field. Values whose
@@ -9,6 +12,7 @@ core validates them, once.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal, TypeVar
 
 from flask import request
@@ -22,7 +26,16 @@ Text64 = Annotated[str, Field(max_length=64)]
 Email = Annotated[str, Field(max_length=254)]
 Password = Annotated[str, Field(max_length=256)]
 #: A runtime's name: checked by the core against the configured runtimes (400 "choose one of").
-RuntimeName = Annotated[Any, WithJsonSchema({"type": "string", "example": "nginx"})]
+RuntimeName = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "examples": ["nginx"],
+            "description": "A runtime's name; the answer to an unknown one lists the names.",
+        }
+    ),
+]
 
 
 class Body(BaseModel):
@@ -45,7 +58,9 @@ class NewUser(Registration):
 
 
 class Spawn(Body):
-    runtime: RuntimeName = None
+    model_config = ConfigDict(json_schema_extra={"examples": [{"runtime": "nginx"}]})
+
+    runtime: RuntimeName
 
 
 class ContainerAction(Body):
@@ -53,8 +68,11 @@ class ContainerAction(Body):
 
 
 class PoolAction(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"action": "add", "count": 2}]})
+
     action: Literal["add", "resize", "reinit"]
-    count: int | None = None
+    #: How many to add, or the new warm size (the core checks it against the pool's maximum).
+    count: Annotated[int, Field(ge=0)] | None = None
 
 
 class NodeAction(Body):
@@ -62,9 +80,17 @@ class NodeAction(Body):
 
 
 class LessonRun(Body):
-    """A lesson's parameters: ``{"params": {...}}`` or the parameters themselves."""
+    """A lesson's parameters: ``{"params": {...}}`` or the parameters themselves (the lesson
+    declares and checks them: the core validates them, once)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"files": 3}]})
 
     params: dict[str, Any] | None = None
+
+    def lesson_params(self) -> dict[str, Any]:
+        if "params" in self.model_fields_set:
+            return self.params or {}
+        return dict(self.model_extra or {})
 
 
 _WHAT = {
@@ -72,19 +98,27 @@ _WHAT = {
     "string_too_long": "must be text of at most {max_length} characters",
     "bool_type": "must be true or false",
     "int_type": "must be a whole number",
+    "greater_than_equal": "must be at least {ge}",
     "dict_type": "must be an object of names and values",
     "literal_error": "must be one of {expected}",
 }
 
 
-def parse(model: type[Model], data: object = ...) -> Model:
-    """The request's JSON body as ``model``; :class:`InvalidRequest` naming what is wrong."""
+def parse(model: type[Model], data: object = ..., *, optional: bool = False) -> Model:
+    """The request's JSON body as ``model``; :class:`InvalidRequest` naming what is wrong.
+
+    ``optional``: a request without a body is read as ``{}``.
+    """
     if data is ...:
         data = request.get_json(silent=True)
+        if data is None and optional and not request.content_length:
+            data = {}
     if not isinstance(data, dict):
-        example = {"runtime": "nginx"} if model is Spawn else {}
+        examples = (model.model_config.get("json_schema_extra") or {}).get("examples")
         raise InvalidRequest(
-            "Send a JSON object" + (f", for example {example}" if example else "") + "."
+            "Send a JSON object"
+            + (f", for example {json.dumps(examples[0])}" if examples else "")
+            + "."
         )
     try:
         return model.model_validate(data)

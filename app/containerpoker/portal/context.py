@@ -19,8 +19,8 @@ from .metrics_registry import Metrics
 
 @dataclass
 class PortalState:
+    metrics: Metrics
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    metrics: Metrics = field(default_factory=Metrics)
 
 
 def get_platform() -> Platform:

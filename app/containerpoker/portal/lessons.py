@@ -13,9 +13,10 @@ from pathlib import Path
 
 from flask import Blueprint, jsonify, render_template, request
 
-from ..errors import ContainerPokerError, InvalidRequest
+from ..errors import ContainerPokerError
 from . import bodies, streams
 from .context import get_platform, limit
+from .openapi import operation
 from .security import api_user, login_required, page_login_required, page_user
 
 bp = Blueprint("lessons", __name__)
@@ -47,12 +48,14 @@ def lesson_source(number: int):
 
 @bp.get("/api/lessons")
 @login_required
+@operation("The lessons: number, name, goal, parameters")
 def list_lessons():
     return jsonify(lessons=[lesson.as_dict() for lesson in get_platform().lessons().values()])
 
 
 @bp.get("/api/examples")
 @login_required
+@operation("The PRD's name for GET /api/lessons")
 def list_examples():
     """The PRD's name for :func:`list_lessons`."""
     return jsonify(examples=[lesson.as_dict() for lesson in get_platform().lessons().values()])
@@ -61,14 +64,16 @@ def list_examples():
 @bp.post("/api/lessons/<lesson>")
 @bp.post("/api/examples/<lesson>")
 @login_required
-def run(lesson: str):
+@operation(
+    "Run a lesson (/api/examples/ is the PRD's name): its narrated steps as JSON, or streamed "
+    "with Accept: text/event-stream",
+    body=bodies.LessonRun,
+    body_optional=True,
+    errors=(400, 401, 429, 503),
+)
+def run(lesson: str, body: bodies.LessonRun):
     platform = get_platform()
-    data = request.get_json(silent=True)
-    if data is None and request.content_length:
-        raise InvalidRequest('Send the parameters as a JSON object, for example {"files": 3}.')
-    data = {} if data is None else data
-    body = bodies.parse(bodies.LessonRun, data)
-    chosen, params = platform.find_lesson(lesson, body.params if "params" in data else data)
+    chosen, params = platform.find_lesson(lesson, body.lesson_params())
     user = api_user().username
     limit("lesson:" + user, RUNS_PER_USER, "Too many lesson runs: wait {wait} s.")
     steps = platform.run_lesson(chosen.number, params, owner=user)  # Busy (503) when full

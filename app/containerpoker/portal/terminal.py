@@ -12,29 +12,25 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from pathlib import Path
 
-from flask import Blueprint, abort, make_response, render_template, request, send_from_directory
+from flask import Blueprint, make_response, render_template, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from ..errors import Busy
+from . import vendor
 from .context import get_platform
 from .security import page_login_required, page_user, portal_url
 
 bp = Blueprint("terminal", __name__)
 sock = Sock()
 
-# Served from node_modules (installed by `make assets`), never from the repository.
-ASSETS = Path(__file__).resolve().parents[3] / "node_modules" / "@xterm" / "xterm"
-VENDOR_FILES = {"xterm.js": "lib", "xterm.css": "css"}
-
 
 @bp.get("/lessons/terminal")
 @page_login_required()
 def terminal_page():
-    installed = (ASSETS / "lib" / "xterm.js").exists()
+    installed = vendor.installed("xterm.js")
     response = make_response(
         render_template("terminal.html", user=page_user(), installed=installed)
     )
@@ -44,14 +40,6 @@ def terminal_page():
         "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
     return response
-
-
-@bp.get("/vendor/<name>")
-def vendor(name: str):
-    folder = VENDOR_FILES.get(name)
-    if folder is None or not (ASSETS / folder / name).exists():
-        abort(404)
-    return send_from_directory(ASSETS / folder, name, max_age=3600)
 
 
 def _allowed_origin() -> bool:

@@ -297,15 +297,32 @@ function showLogs(name) {
   });
 }
 
+let statsLoading = false;
+
+// One request for every row (the server asks Docker in parallel), then again every 5 s.
 async function loadStats() {
-  for (const cell of document.querySelectorAll("td[data-stats]")) {
-    try {
-      const s = await api("GET", `/api/containers/${encodeURIComponent(cell.dataset.stats)}/stats`);
+  const cells = [...document.querySelectorAll("td[data-stats]")];
+  if (!cells.length || statsLoading) return;
+  statsLoading = true;
+  try {
+    const { stats } = await api("GET", "/api/containers/stats?all=1");
+    const byName = new Map(stats.map((s) => [s.container, s]));
+    for (const cell of cells) {
+      const s = byName.get(cell.dataset.stats);
+      const mem = cell.nextElementSibling;
+      if (!s) { cell.textContent = "—"; mem.textContent = "—"; continue; }  // not running
       cell.textContent = s.cpu_percent === null ? "—" : s.cpu_percent.toFixed(1) + " %";
-      cell.nextElementSibling.textContent = s.memory_bytes === null ? "—"
-        : (s.memory_bytes / 1048576).toFixed(1) + " / " + (s.memory_limit / 1048576).toFixed(0) + " MB";
-    } catch (e) { cell.textContent = "—"; }
-  }
+      mem.textContent = s.memory_bytes === null ? "—" : formatMemory(s.memory_bytes, s.memory_limit);
+    }
+  } catch (e) {
+    for (const cell of cells) if (cell.textContent === "…") cell.textContent = "—";
+  } finally { statsLoading = false; }
+}
+
+function formatMemory(used, limit) {
+  const mb = (bytes) => bytes / 1048576;
+  const shown = mb(used) < 10 ? mb(used).toFixed(1) : mb(used).toFixed(0);
+  return limit ? `${shown} / ${mb(limit).toFixed(0)} MB` : `${shown} MB`;
 }
 
 function setupContainers() {
@@ -325,7 +342,7 @@ function setupContainers() {
     } catch (e) { flash(e.message, "error"); button.disabled = false; }
   });
   loadStats();
-  setInterval(loadStats, 10000);
+  setInterval(loadStats, 5000);
 }
 
 // -- admin ---------------------------------------------------------------------------
