@@ -30,6 +30,23 @@ def monitor_pid_file(settings: Settings) -> Path:
     return Path(settings.data_dir) / "monitor.pid"
 
 
+def clear_stale_pid_file(settings: Settings) -> None:
+    """Remove the pid file a killed portal left (SIGKILL, a crash, a power cut), unless the
+    process it names is a running portal: gunicorn refuses to start while the pid in it is
+    alive, and after a kill that pid is soon another program's."""
+    path = pid_file(settings)
+    if not Path("/proc/self/cmdline").exists():  # no procfs: leave it to gunicorn
+        return
+    try:
+        pid = int(path.read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return
+    if not any(b"containerpoker" in part for part in command) or b"portal" not in command:
+        path.unlink(missing_ok=True)
+
+
 def start_monitor(settings: Settings) -> subprocess.Popen | None:
     """The recovery monitor as a child process (when ``portal_monitor``), stopped at exit."""
     if not settings.portal_monitor:
@@ -85,6 +102,7 @@ def serve(
     from gunicorn.app.base import BaseApplication
 
     app = create_app(settings=settings)  # fails here, before forking, on a bad configuration
+    clear_stale_pid_file(settings)
     start_monitor(settings)
 
     class Portal(BaseApplication):
