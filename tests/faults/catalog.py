@@ -268,7 +268,10 @@ def disk_full(sp: ServedPlatform) -> Outcome:
     """The data folder (a small tmpfs) fills up: what was uploaded stays served; an upload or a
     launch is refused with a message, never a crash; once space is freed, all serves again."""
     if not sp.tmpfs:
-        raise AssertionError("the disk-full fault needs the data folder on a tmpfs (run as root)")
+        raise AssertionError(
+            "the disk-full fault needs the data folder on a tmpfs: run the suite as root, "
+            "where `mount -t tmpfs` is allowed"
+        )
     user, url, token = victim(sp)
     (other,) = sp.users(1)  # before: making a user writes to the store
     filler = sp.data / "filler"
