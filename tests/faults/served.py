@@ -325,17 +325,20 @@ class ServedPlatform:
         )
 
     def fresh_claim_serves(self) -> bool:
-        """A new user launches, uploads and is served: the platform serves again."""
+        """A new user launches, uploads and is served (then releases): the platform serves."""
         (user,) = self.users(1)
-        response = user.claim()
-        if response.status_code not in (200, 201):
+        if user.claim().status_code not in (200, 201):
             return False
         token = secrets.token_hex(6)
-        if user.upload("probe.html", token).status_code != 201:
+        try:
+            if user.upload("probe.html", token).status_code != 201:
+                return False
+            wait_for(lambda: serves(user.url + "probe.html", token), 30, "the probe served")
+            return True
+        except AssertionError:
             return False
-        ok = wait_for(lambda: serves(user.url + "probe.html", token), 15, "the probe served")
-        user.release()
-        return bool(ok)
+        finally:
+            user.release()
 
 
 class User:
