@@ -139,6 +139,7 @@ def engine_restarted(sp: ServedPlatform) -> Outcome:
     user, url, token = victim(sp)
     start = time.monotonic()
     restart_engine()
+    sp.reconnect()
     took = time_until(
         lambda: serves(url, token) and sp.fresh_claim_serves(),
         start,

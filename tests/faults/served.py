@@ -197,6 +197,14 @@ class ServedPlatform:
             self.process.wait(10)
         self.process = None
 
+    def reconnect(self) -> None:
+        """New connections to the engine for this process (after the daemon restarted)."""
+        self.docker.close()
+        self.docker = docker.from_env(version="auto")
+        if self._platform is not None:
+            self._platform.close()
+            self._platform = None
+
     def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         return subprocess.run(
             [CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout
