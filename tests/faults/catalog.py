@@ -454,7 +454,7 @@ def empty_pool_burst(sp: ServedPlatform, claims: int = 200) -> Outcome:
         and refusals
         and len(drain) + len(claimed) <= sp.maximum
         and cold >= 1
-        and live <= sp.maximum
+        and live == sp.maximum  # cold starts up to the maximum, never past it
     )
     if not ok:
         outcome.serving = False
