@@ -30,21 +30,26 @@ def monitor_pid_file(settings: Settings) -> Path:
     return Path(settings.data_dir) / "monitor.pid"
 
 
-def clear_stale_pid_file(settings: Settings) -> None:
-    """Remove the pid file a killed portal left (SIGKILL, a crash, a power cut), unless the
-    process it names is a running portal: gunicorn refuses to start while the pid in it is
-    alive, and after a kill that pid is soon another program's."""
-    path = pid_file(settings)
-    if not Path("/proc/self/cmdline").exists():  # no procfs: leave it to gunicorn
-        return
+def running_pid(path: Path, role: bytes) -> int | None:
+    """The pid in a pid file if that process is still ours (its command line has
+    ``containerpoker`` and ``role``); else the file is stale and removed. A killed portal (SIGKILL,
+    a crash, a power cut) leaves its pid files, and on a busy host that pid is soon another
+    program's: gunicorn would refuse to start, and ``make stop`` would signal a stranger."""
     try:
         pid = int(path.read_text().strip())
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         path.unlink(missing_ok=True)
-        return
-    if not any(b"containerpoker" in part for part in command) or b"portal" not in command:
-        path.unlink(missing_ok=True)
+        return None
+    if not Path("/proc/self/cmdline").exists():  # no procfs: trust the file
+        return pid
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        command = []
+    if any(b"containerpoker" in part for part in command) and role in command:
+        return pid
+    path.unlink(missing_ok=True)
+    return None
 
 
 def start_monitor(settings: Settings) -> subprocess.Popen | None:
@@ -102,7 +107,7 @@ def serve(
     from gunicorn.app.base import BaseApplication
 
     app = create_app(settings=settings)  # fails here, before forking, on a bad configuration
-    clear_stale_pid_file(settings)
+    running_pid(pid_file(settings), b"portal")  # a stale one would stop gunicorn
     start_monitor(settings)
 
     class Portal(BaseApplication):
@@ -136,10 +141,13 @@ def stop_portal(settings: Settings) -> bool:
     """Stop a portal started by ``containerpoker portal``, and its monitor (their pid files);
     False if no portal runs."""
     stopped = False
-    for path in (pid_file(settings), monitor_pid_file(settings)):
+    for path, role in ((pid_file(settings), b"portal"), (monitor_pid_file(settings), b"monitor")):
+        pid = running_pid(path, role)
+        if pid is None:
+            continue
         try:
-            os.kill(int(path.read_text().strip()), signal.SIGTERM)
-            stopped = stopped or path == pid_file(settings)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            stopped = stopped or role == b"portal"
+        except ProcessLookupError:
             pass
     return stopped
