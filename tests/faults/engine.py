@@ -96,7 +96,11 @@ def _systemd_runs_docker() -> bool:
 
 
 def _docker_answers() -> bool:
-    client = docker.from_env(version="auto")
+    """`docker info`'s question: does the engine answer? (Its socket may not exist yet.)"""
+    try:
+        client = docker.from_env(version="auto")
+    except docker.errors.DockerException:
+        return False
     try:
         return bool(client.ping())
     except docker.errors.DockerException:
