@@ -8,8 +8,10 @@ CP := $(RUN) containerpoker
 export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
+# Markers with a focused target of their own, which make test and make test-fast leave out.
+OWN_TARGETS := cluster or compose or faults_full
 
-.PHONY: help run dev compose assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm
+.PHONY: help run dev compose assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-faults test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -79,16 +81,19 @@ test-deps: ## Install what the tests need beyond the engine (PostgreSQL server b
 
 test: engine sync images assets test-deps ## Run every test against the real engine (what CI runs)
 	@scripts/ansible-test.sh units
-	@$(RUN) pytest -m "not converge and not molecule and not cluster and not compose" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not (converge or molecule or $(OWN_TARGETS))" $(PYTEST_ARGS)
 	@# Last: systemd host containers with the host's cgroups mounted (see README: Tests).
-	@$(RUN) pytest -m "converge or molecule" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "(converge or molecule) and not ($(OWN_TARGETS))" $(PYTEST_ARGS)
 
 test-fast: engine sync images assets test-deps ## The quick day-to-day subset (skips the slow tests)
 	@scripts/ansible-test.sh units
-	@$(RUN) pytest -m "not slow and not converge and not molecule and not cluster and not compose" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not (slow or converge or molecule or faults or $(OWN_TARGETS))" $(PYTEST_ARGS)
 
 test-compose: engine sync images test-deps ## The compose path: build the portal's image, docker-compose up, an edit live, down (tests/e2e/test_compose.py)
 	@$(RUN) pytest -m compose $(PYTEST_ARGS)
+
+test-faults: engine sync images ## The whole fault suite (tests/faults), Docker daemon restart included: it stops every container on the engine
+	@CONTAINERPOKER_FAULTS_ENGINE=1 $(RUN) pytest -m faults $(PYTEST_ARGS)
 
 test-cluster: engine sync images ## A real 3-node Swarm of systemd host containers: the Swarm backend on it (tests/cluster)
 	@$(RUN) pytest -m cluster $(PYTEST_ARGS)

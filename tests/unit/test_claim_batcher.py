@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from containerpoker.errors import ContainerPokerError
+from containerpoker.errors import Busy
 from containerpoker.pool.claims import ClaimBatcher
 
 
@@ -64,7 +64,8 @@ def test_a_failing_batch_fails_each_of_its_claims_with_a_clear_error():
             request.outcome = "claimed"
 
     batcher = ClaimBatcher(handle)
-    with pytest.raises(ContainerPokerError, match="disk I/O error.*retry"):
+    with pytest.raises(Busy, match="disk I/O error.*Retry in a few seconds") as refused:
         batcher.submit("first", "nginx")
+    assert refused.value.retry_after == 5  # the portal's 503 says when to retry
     # The batcher is usable again: the failure did not leave it "serving".
     assert batcher.submit("second", "nginx").outcome == "claimed"

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import ContainerPokerError
+from ..errors import Busy, ContainerPokerError
 
 # The longest a batch's leader waits for claimers still arriving (see _gather).
 _GATHER_MAX = 0.002
@@ -87,11 +87,17 @@ class ClaimBatcher:
         try:
             self._handle(batch)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            # A store that cannot take the write (its disk full, its lock held past the busy
+            # timeout) is a moment's refusal, 503 with Retry-After: nothing was claimed.
             error = (
                 exc
                 if isinstance(exc, ContainerPokerError)
-                else ContainerPokerError(
-                    f"The claim could not be recorded in the store ({exc}); retry in a moment."
+                else Busy(
+                    "The claim could not be recorded in the store "
+                    f"({getattr(exc, 'orig', None) or exc}): nothing was claimed. Retry in a "
+                    "few seconds; if it keeps happening, tell an admin (the platform's data "
+                    "folder may be full).",
+                    retry_after=5,
                 )
             )
             for request in batch:

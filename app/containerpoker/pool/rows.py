@@ -212,14 +212,30 @@ class PoolRows:
     # -- writing containers ----------------------------------------------------------------
 
     def reserve(
-        self, runtime: str, candidates: list[dict], count: int, limit: int | None
+        self,
+        runtime: str,
+        candidates: list[dict],
+        count: int,
+        limit: int | None,
+        target: int | None = None,
     ) -> tuple[list[dict], int]:
         """Insert up to ``count`` warming rows from ``candidates`` (rows without ids, each
         with a node and port), skipping ports taken meanwhile; at most ``limit`` live rows
-        (not released) of the runtime. Returns the rows inserted (with ids) and the count
-        that was wanted after the limit."""
+        (not released) of the runtime, and with ``target`` (a refill) at most that many
+        unowned ready or warming ones: two processes refilling at once (the portal and its
+        monitor) each counted the same shortfall, and must not both fill it. Returns the rows
+        inserted (with ids) and the count that was wanted after the limits."""
         with self.store.write() as conn:
             self._lock_runtime(conn, runtime)
+            if target is not None:
+                have = conn.execute(
+                    select(func.count()).where(
+                        PC.c.runtime == runtime,
+                        PC.c.state.in_((READY, WARMING)),
+                        PC.c.owner.is_(None),
+                    )
+                ).scalar_one()
+                count = min(count, max(0, target - have))
             owner = candidates[0].get("owner") if candidates else None
             if owner and self.max_per_owner:
                 held = conn.execute(select(func.count()).where(PC.c.owner == owner)).scalar_one()

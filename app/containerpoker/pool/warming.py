@@ -115,19 +115,25 @@ class Warmer:
         return found
 
     def reserve(
-        self, cfg: RuntimeConfig, count: int, *, owner: str | None = None, respect_max: bool = True
+        self,
+        cfg: RuntimeConfig,
+        count: int,
+        *,
+        owner: str | None = None,
+        respect_max: bool = True,
+        target: int | None = None,
     ) -> list[dict]:
         """Insert up to ``count`` warming rows, each with a node and a free port on it.
 
         Ports held by another process are skipped; the pool's maximum bounds the total number
-        of live containers. Ports are probed before the write lock is taken: claims wait for
-        that lock.
+        of live containers, and ``target`` (a refill) the unowned ready or warming ones. Ports
+        are probed before the write lock is taken: claims wait for that lock.
         """
         if count <= 0:
             return []
         candidates = self.candidates(cfg, count + 8, owner)  # spares: ports taken meanwhile
         limit = cfg.max_containers if respect_max else None
-        rows, wanted = self.rows.reserve(cfg.name, candidates, count, limit)
+        rows, wanted = self.rows.reserve(cfg.name, candidates, count, limit, target)
         if wanted > 0 and len(rows) < wanted and len(candidates) < wanted and not owner:
             self.rows.store.record(
                 "ports_exhausted",
@@ -229,10 +235,11 @@ class Warmer:
         started: dict[str, int] = {}
         for name in names:
             cfg = self.runtime(name)
-            need = self.shortfall(name, self.warm_target(name, overrides))
+            target = self.warm_target(name, overrides)
+            need = self.shortfall(name, target)
             if need:
                 self.engine.require_image(cfg)
-            rows = self.reserve(cfg, need)
+            rows = self.reserve(cfg, need, target=target)
             started[name] = len(rows)
             futures += [(name, self._submit(self._warmers, self.warm, cfg, row)) for row in rows]
         if not wait:

@@ -30,6 +30,28 @@ def monitor_pid_file(settings: Settings) -> Path:
     return Path(settings.data_dir) / "monitor.pid"
 
 
+def running_pid(path: Path, role: bytes) -> int | None:
+    """The pid in a pid file if that process is still ours (its command line has
+    ``containerpoker`` and ``role``); else the file is stale and removed. A killed portal (SIGKILL,
+    a crash, a power cut) leaves its pid files, and on a busy host that pid is soon another
+    program's: gunicorn would refuse to start, and ``make stop`` would signal a stranger."""
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return None
+    if not Path("/proc/self/cmdline").exists():  # no procfs: trust the file
+        return pid
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        command = []
+    if any(b"containerpoker" in part for part in command) and role in command:
+        return pid
+    path.unlink(missing_ok=True)
+    return None
+
+
 def start_monitor(settings: Settings) -> subprocess.Popen | None:
     """The recovery monitor as a child process (when ``portal_monitor``), stopped at exit."""
     if not settings.portal_monitor:
@@ -85,6 +107,7 @@ def serve(
     from gunicorn.app.base import BaseApplication
 
     app = create_app(settings=settings)  # fails here, before forking, on a bad configuration
+    running_pid(pid_file(settings), b"portal")  # a stale one would stop gunicorn
     start_monitor(settings)
 
     class Portal(BaseApplication):
@@ -118,10 +141,13 @@ def stop_portal(settings: Settings) -> bool:
     """Stop a portal started by ``containerpoker portal``, and its monitor (their pid files);
     False if no portal runs."""
     stopped = False
-    for path in (pid_file(settings), monitor_pid_file(settings)):
+    for path, role in ((pid_file(settings), b"portal"), (monitor_pid_file(settings), b"monitor")):
+        pid = running_pid(path, role)
+        if pid is None:
+            continue
         try:
-            os.kill(int(path.read_text().strip()), signal.SIGTERM)
-            stopped = stopped or path == pid_file(settings)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            stopped = stopped or role == b"portal"
+        except ProcessLookupError:
             pass
     return stopped
