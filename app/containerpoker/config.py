@@ -151,6 +151,9 @@ class Settings:
     login_address_failures: int = v.setting(
         150, v.int_range(10, 100_000), "failed logins per address per login_window"
     )
+    hash_threads: int = v.setting(
+        0, v.int_range(0, 64), "threads hashing passwords (0: one per core)"
+    )
     # Lifecycle
     max_per_user: int = v.setting(
         3, v.int_range(1, 100), "containers one user may hold, all runtimes"
