@@ -21,7 +21,7 @@ class RateLimiter:
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, limit: int, window: float, *, record: bool = True) -> float:
+    def hit(self, key: str, limit: int, window: float) -> float:
         """0 when allowed (and recorded), else the seconds until the next allowed attempt."""
         now = time.monotonic()
         with self._lock:
@@ -30,24 +30,11 @@ class RateLimiter:
                 hits.popleft()
             if len(hits) >= limit:
                 return max(1.0, math.ceil(hits[0] + window - now))
-            if record:
-                hits.append(now)
+            hits.append(now)
             if len(self._hits) > 50_000:  # forget idle keys now and then
                 for stale in [k for k, v in self._hits.items() if not v]:
                     del self._hits[stale]
             return 0.0
-
-    def blocked(self, key: str, limit: int, window: float) -> float:
-        """Like :meth:`hit` without recording an attempt."""
-        return self.hit(key, limit, window, record=False)
-
-    def record(self, key: str) -> None:
-        with self._lock:
-            self._hits.setdefault(key, deque()).append(time.monotonic())
-
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
 
 
 @dataclass(frozen=True)
@@ -151,8 +138,3 @@ class LoginThrottle:
         horizon = now - self.window
         self._pairs = {k: p for k, p in self._pairs.items() if p.last > horizon}
         self._addresses = {a: d for a, d in self._addresses.items() if d and d[-1] > horizon}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._pairs.clear()
-            self._addresses.clear()
