@@ -260,3 +260,27 @@ def test_the_dashboard_counts_down_and_says_when_a_container_expired(
     notice = page.wait_for_selector("#flash:has-text('expired')", timeout=60_000).text_content()
     assert name in notice and "its lifetime of 20 s ended" in notice and "released" in notice
     page.wait_for_selector(f"#my-containers tr[data-name='{name}']", state="detached")
+
+
+def test_the_login_page_says_how_long_a_guesser_must_wait(served_portal, browser, screenshots):
+    page = new_page(browser)
+    for name in ("typist", "classmate"):
+        register(page, served_portal, name)
+        page.context.clear_cookies()
+    page.goto(served_portal.url + "/login")
+    statuses = []
+    for attempt in range(6):
+        page.fill("input[name=username]", "typist")
+        page.fill("input[name=password]", f"not the password {attempt}")
+        with page.expect_response(re.compile(r".*/api/auth/login$")) as answer:
+            page.click("button[type=submit]")
+        statuses.append(answer.value.status)
+    assert statuses == [401] * 5 + [429]
+    error = page.locator("#login-form .form-error")
+    page.wait_for_function(
+        "el => !el.hidden && el.textContent.includes('wait 1 s')", arg=error.element_handle()
+    )
+    assert "admin can set a new one" in error.text_content()
+    page.screenshot(path=screenshots / "login-throttled.png", full_page=True)
+    # A classmate behind the same address is not slowed down.
+    login(page, served_portal, "classmate")
