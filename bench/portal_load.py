@@ -217,7 +217,7 @@ def main() -> int:
             : 1 if args.no_baseline else 2
         ]:
             folder = Path(each_env["CONTAINERPOKER_DATA_DIR"])
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)
             portals.append(ServedPortal(label, each_env, folder))
         for portal in portals:
             portal.wait_ready()
