@@ -223,9 +223,9 @@ def test_a_burst_of_guesses_is_throttled_while_a_neighbour_logs_in(served_portal
     with ThreadPoolExecutor(20) as guessers:
         answers = list(guessers.map(guess, range(20)))
     codes = [status for status, _ in answers]
-    # Five free failures, however many guesses arrive at once; the rest wait (one or two
-    # more may pass if the burst is spread over more than the first delays, 1 s and 2 s).
-    assert set(codes) == {401, 429} and 5 <= codes.count(401) <= 7, codes
+    # Five free failures, however many guesses arrive at once; the rest wait (one to three
+    # more may pass if a loaded machine spreads the burst over the first delays: 1, 2, 4 s).
+    assert set(codes) == {401, 429} and 5 <= codes.count(401) <= 8, codes
     refused = next(body for status, body in answers if status == 429)
     assert "wait" in refused["detail"] and "admin" in refused["detail"]
     status, body = call(

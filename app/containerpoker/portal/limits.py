@@ -84,7 +84,7 @@ class LoginThrottle:
         self.max_delay = max_delay
         self.window = window
         self.address_failures = address_failures
-        self._clock = clock
+        self.clock = clock  # replaceable: tests freeze or advance it
         self._pairs: dict[tuple[str, str], _Failures] = {}
         self._addresses: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
@@ -98,7 +98,7 @@ class LoginThrottle:
     def attempt(self, account: str, address: str) -> Refusal | None:
         """Let an attempt through (and count it) or say why not; call :meth:`succeeded`
         when its password was right."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             self._forget_stale(now)
             failures = self._addresses.get(address)
