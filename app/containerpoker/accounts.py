@@ -2,19 +2,29 @@
 
 No Flask here: the portal, the CLI and the Ansible modules share it.
 Passwords are hashed with Argon2id at the parameters OWASP recommends
-(19 MiB, 2 passes, 1 lane).  Every hash and check runs on one dedicated
-thread: 50 people registering at once queue there instead of taking both
-cores from everyone else, and the 19 MiB that each hash allocates stays in
-that thread's malloc arena (glibc keeps freed blocks per arena, so hashing
-on 50 request threads would keep up to 16 arenas x 19 MiB resident).
+(19 MiB, 2 passes, 1 lane).  Every hash and check runs on a few dedicated
+threads, one per core (``hash_threads``): argon2-cffi releases the GIL, so
+50 people logging in at once are served by every core, and queue there
+instead of taking the cores from everyone else.  A check (a login) goes
+before a hash (a registration, a new password) in that queue, so a class
+that logs in while others register is not kept waiting behind them.  The
+threads stay that few because the 19 MiB that each hash allocates stays in
+its thread's malloc arena (glibc keeps freed blocks per arena, so hashing on
+50 request threads would keep up to 16 arenas x 19 MiB resident).
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import queue
 import re
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,10 +38,9 @@ USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,31}$")
 EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 PASSWORD_MIN, PASSWORD_MAX = 10, 256
 
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-_hashing = ThreadPoolExecutor(1, thread_name_prefix="cp-argon2")
+PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when the user does not exist, so that "unknown user" costs the same time.
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+_DUMMY_HASH = PASSWORD_HASHER.hash("not a password anyone has")
 
 
 @dataclass(frozen=True)
@@ -85,26 +94,88 @@ def check_password(password: object, username: str = "") -> str:
     return text
 
 
-def hash_password(password: str) -> str:
-    return _hashing.submit(_hasher.hash, password).result()
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under taskset or in a
+    container with cpusets), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+T = TypeVar("T")
+CHECK, HASH = 0, 1  # priorities on the hashing threads: logins first
+
+
+class HashingThreads:
+    """``count`` threads that run password hashes and checks, a check before a hash."""
+
+    def __init__(self, count: int) -> None:
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()  # first come, first served within a priority
+        self.threads = [
+            threading.Thread(target=self._work, name=f"cp-argon2-{number}", daemon=True)
+            for number in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def run(self, priority: int, work: Callable[..., T], *args: object) -> T:
+        """Run ``work(*args)`` on a hashing thread and wait for its result."""
+        future: Future = Future()
+        self._jobs.put((priority, next(self._order), future, work, args))
+        return future.result()
+
+    def _work(self) -> None:
+        while True:
+            _, _, future, work, args = self._jobs.get()
+            try:
+                future.set_result(work(*args))
+            except BaseException as exc:  # handed to the waiting caller
+                future.set_exception(exc)
+
+
+_hashing: dict[int, HashingThreads] = {}
+_hashing_lock = threading.Lock()
+
+
+def _after_fork() -> None:
+    # Threads do not survive a fork (gunicorn forks its worker): the child starts its own.
+    global _hashing_lock
+    _hashing.clear()
+    _hashing_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def hashing_threads(threads: int = 0) -> HashingThreads:
+    """The process's password-hashing threads: ``threads``, or one per core when 0."""
+    count = threads or usable_cores()
+    with _hashing_lock:
+        found = _hashing.get(count)
+        if found is None:
+            found = _hashing[count] = HashingThreads(count)
+        return found
+
+
+def hash_password(password: str, threads: int = 0) -> str:
+    return hashing_threads(threads).run(HASH, PASSWORD_HASHER.hash, password)
 
 
 def _check(stored: str, password: str) -> bool:
     try:
-        return _hasher.verify(stored, password)
+        return PASSWORD_HASHER.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def _verify(stored: str, password: str) -> bool:
-    return _hashing.submit(_check, stored, password).result()
 
 
 class Accounts:
     """Users and revoked tokens in the platform's store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, hash_threads: int = 0) -> None:
         self.store = store
+        self.hash_threads = hash_threads  # 0: one per core
         revoked = (
             select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == bindparam("p_jti")).exists()
         )
@@ -113,6 +184,9 @@ class Accounts:
             select(users, revoked.label("revoked")).where(users.c.username == bindparam("p_name")),
             store.engine.dialect,
         )
+
+    def _verify(self, stored: str, password: str) -> bool:
+        return hashing_threads(self.hash_threads).run(CHECK, _check, stored, password)
 
     def token_owner(self, username: str, jti: str) -> tuple[User | None, bool]:
         """The user a token names (None if gone) and whether the token was revoked."""
@@ -131,7 +205,7 @@ class Accounts:
         name = check_username(username)
         address = check_email(email)
         secret = check_password(password, name)
-        hashed = hash_password(secret)
+        hashed = hash_password(secret, self.hash_threads)
         try:
             with self.store.write() as conn:
                 taken = conn.execute(
@@ -165,9 +239,9 @@ class Accounts:
             row = conn.execute(select(users).where(users.c.username == name)).first()
         secret = password if isinstance(password, str) else ""
         if row is None:
-            _verify(_DUMMY_HASH, secret)
+            self._verify(_DUMMY_HASH, secret)
             return None
-        return _user(row) if _verify(row.password_hash, secret) else None
+        return _user(row) if self._verify(row.password_hash, secret) else None
 
     def get(self, username: str) -> User:
         with self.store.read() as conn:
@@ -236,10 +310,10 @@ class Accounts:
             stored = conn.execute(
                 select(users.c.password_hash).where(users.c.id == user.id)
             ).scalar_one()
-        if _verify(stored, secret):
+        if self._verify(stored, secret):
             return False
         if apply:
-            hashed = hash_password(secret)
+            hashed = hash_password(secret, self.hash_threads)
             with self.store.write() as conn:
                 conn.execute(
                     update(users).where(users.c.id == user.id).values(password_hash=hashed)

@@ -137,6 +137,23 @@ class Settings:
     secret_key: str = v.setting("", v.text, "JWT signing key (empty: generated)", secret=True)
     token_minutes: int = v.setting(60, v.int_range(1, 7 * 24 * 60), "minutes a login lasts")
     cookie_secure: bool = v.setting(False, v.flag, "cookies over HTTPS only (behind TLS)")
+    # Login throttling (portal/limits.py, LoginThrottle): a delay per account and address
+    # that doubles from 1 s, never a lock-out; a ceiling per address sized for a classroom.
+    login_free_failures: int = v.setting(
+        5, v.int_range(1, 100), "failed logins per account and address before delays"
+    )
+    login_max_delay: float = v.setting(
+        300.0, v.float_range(1, 3600), "s: longest wait between two tries of one account"
+    )
+    login_window: float = v.setting(
+        900.0, v.float_range(60, 86400), "s: failures are forgotten after this long"
+    )
+    login_address_failures: int = v.setting(
+        150, v.int_range(10, 100_000), "failed logins per address per login_window"
+    )
+    hash_threads: int = v.setting(
+        0, v.int_range(0, 64), "threads hashing passwords (0: one per core)"
+    )
     # Lifecycle
     max_per_user: int = v.setting(
         3, v.int_range(1, 100), "containers one user may hold, all runtimes"

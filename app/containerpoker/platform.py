@@ -90,7 +90,7 @@ class Platform:
                 ) from None
         url = settings.database_url
         self.store = Store.for_plans(url) if plans_only else Store(url)
-        self.accounts = Accounts(self.store)
+        self.accounts = Accounts(self.store, hash_threads=settings.hash_threads)
         self._engine = engine
         self._pool: Pool | None = None
         self._control: ContainerControl | None = None

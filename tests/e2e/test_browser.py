@@ -350,3 +350,29 @@ def test_the_api_documentation_renders_in_swagger_ui(served_portal, browser, scr
     page.screenshot(path=screenshots / "api-docs.png", full_page=True)
     assert problems == []  # nothing refused by the Content-Security-Policy, no script error
     page.context.close()
+
+
+def test_the_login_page_says_how_long_a_guesser_must_wait(served_portal, browser, screenshots):
+    page = new_page(browser)
+    for name in ("typist", "classmate"):
+        register(page, served_portal, name)
+        page.context.clear_cookies()
+    page.goto(served_portal.url + "/login")
+    statuses = []
+    # Five free failures; then the delays (1 s, 2 s, 4 s ...) soon outgrow a try, however
+    # slow a hash is on a loaded machine.
+    while 429 not in statuses and len(statuses) < 12:
+        page.fill("input[name=username]", "typist")
+        page.fill("input[name=password]", f"not the password {len(statuses)}")
+        with page.expect_response(re.compile(r".*/api/auth/login$")) as answer:
+            page.click("button[type=submit]")
+        statuses.append(answer.value.status)
+    assert statuses[:5] == [401] * 5 and statuses[-1] == 429, statuses
+    error = page.locator("#login-form .form-error")
+    page.wait_for_function(
+        "el => !el.hidden && /wait \\d+ s/.test(el.textContent)", arg=error.element_handle()
+    )
+    assert "admin can set a new one" in error.text_content()
+    page.screenshot(path=screenshots / "login-throttled.png", full_page=True)
+    # A classmate behind the same address is not slowed down.
+    login(page, served_portal, "classmate")

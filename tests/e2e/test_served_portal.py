@@ -206,3 +206,29 @@ def _tar(name: str, data: bytes) -> bytes:
         info.size, info.uid, info.gid, info.mode = len(data), 10001, 10001, 0o644
         tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def test_a_burst_of_guesses_is_throttled_while_a_neighbour_logs_in(served_portal):
+    user(served_portal, "guessed")
+    user(served_portal, "neighbour")  # behind the same address as the guesser
+
+    def guess(_):
+        return call(
+            served_portal,
+            "POST",
+            "/api/auth/login",
+            {"username": "guessed", "password": "not the password"},
+        )
+
+    with ThreadPoolExecutor(20) as guessers:
+        answers = list(guessers.map(guess, range(20)))
+    codes = [status for status, _ in answers]
+    # Five free failures, however many guesses arrive at once; the rest wait (one to three
+    # more may pass if a loaded machine spreads the burst over the first delays: 1, 2, 4 s).
+    assert set(codes) == {401, 429} and 5 <= codes.count(401) <= 8, codes
+    refused = next(body for status, body in answers if status == 429)
+    assert "wait" in refused["detail"] and "admin" in refused["detail"]
+    status, body = call(
+        served_portal, "POST", "/api/auth/login", {"username": "neighbour", "password": PASSWORD}
+    )
+    assert status == 200, body

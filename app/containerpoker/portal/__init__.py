@@ -14,8 +14,7 @@ from flask import Flask
 from ..config import Settings, load_settings
 from ..errors import ConfigError
 from ..platform import Platform
-from .context import PortalState
-from .metrics_registry import Metrics
+from .context import portal_state
 
 
 def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
@@ -31,7 +30,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app = Flask(__name__)
     platform = Platform(settings)
     app.extensions["containerpoker"] = platform
-    app.extensions["containerpoker.portal"] = PortalState(metrics=Metrics(platform))
+    app.extensions["containerpoker.portal"] = portal_state(platform)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + 256 * 1024,  # the form's overhead
         TEMPLATES_AUTO_RELOAD=True,

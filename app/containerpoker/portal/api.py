@@ -8,12 +8,14 @@ as core errors and shaped by ``errors.py``.
 
 from __future__ import annotations
 
+import math
 import time
 
 from flask import Blueprint, current_app, jsonify, make_response, render_template, request
 from flask_jwt_extended import create_access_token, get_jwt, set_access_cookies, unset_jwt_cookies
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..config import Settings
 from ..errors import InvalidRequest, RateLimited, Unauthenticated
 from . import bodies, streams, vendor
 from .context import (
@@ -24,13 +26,12 @@ from .context import (
     limit,
     pools_payload,
 )
+from .limits import Refusal
 from .openapi import operation, spec
 from .security import api_user, login_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-LOGIN_PER_ACCOUNT = (10, 300.0)  # attempts per account per 5 minutes
-LOGIN_FAILURES_PER_CLIENT = (20, 300.0)  # failed attempts per client address per 5 minutes
 REGISTER_PER_CLIENT = (200, 3600.0)  # a classroom shares one address
 SPAWN_PER_USER = (20, 60.0)
 
@@ -66,20 +67,18 @@ def register(body: bodies.Registration):
     public=True,
 )
 def login(body: bodies.Credentials):
-    platform, limiter, metrics = get_platform(), get_state().limiter, get_state().metrics
-    username = body.username.strip().lower()
-    wait = max(
-        limiter.hit("login-user:" + username, *LOGIN_PER_ACCOUNT),
-        limiter.blocked("login-fail:" + client_address(), *LOGIN_FAILURES_PER_CLIENT),
-    )
-    if wait:
+    platform, logins, metrics = get_platform(), get_state().logins, get_state().metrics
+    username, address = body.username.strip().lower(), client_address()
+    refusal = logins.attempt(username, address)
+    if refusal is not None:
         metrics.login("rate_limited")
-        raise RateLimited(f"Too many login attempts: wait {int(wait)} s.", wait)
+        message = login_refusal(refusal, username, platform.settings)
+        raise RateLimited(message, math.ceil(refusal.wait))
     user = platform.accounts.authenticate(username, body.password)
     if user is None:
-        limiter.record("login-fail:" + client_address())
         metrics.login("failure")
         raise Unauthenticated("Wrong username or password.", code="invalid_credentials")
+    logins.succeeded(username, address)
     metrics.login("success")
     token = create_access_token(identity=user.username, additional_claims={"uid": user.id})
     response = jsonify(
@@ -90,6 +89,25 @@ def login(body: bodies.Credentials):
     )
     set_access_cookies(response, token)
     return response
+
+
+def login_refusal(refusal: Refusal, username: str, settings: Settings) -> str:
+    """What a throttled login is told: how long to wait, why, and what else to do."""
+    wait = math.ceil(refusal.wait)
+    if refusal.reason == "address":
+        return (
+            f"Too many failed logins from your address ({settings.login_address_failures} in "
+            f"{settings.login_window / 60:g} minutes, all accounts together): wait {wait} s "
+            "before trying again. If a whole class shares this address, ask the admin to raise "
+            "CONTAINERPOKER_LOGIN_ADDRESS_FAILURES."
+        )
+    return (
+        f"Too many failed logins for {username} from your address: wait {wait} s before "
+        f"trying again (each further failure doubles the wait, up to "
+        f"{settings.login_max_delay:g} s; a successful login resets it). Other accounts, and "
+        "this one from elsewhere, are not slowed down. Forgot the password? An admin can set "
+        "a new one."
+    )
 
 
 @bp.post("/auth/logout")

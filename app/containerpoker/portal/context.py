@@ -1,7 +1,7 @@
 """What the portal's requests share: the platform, and the portal's own limiter and metrics.
 
 The platform (``containerpoker.platform.Platform``) is the core; the portal keeps beside it only
-what is about serving HTTP: the rate limiter and the request metrics. Blueprints reach both
+what is about serving HTTP: the rate limiter, the login throttle and the request metrics. Blueprints reach both
 through the accessors here, and nothing private of each other.
 """
 
@@ -13,7 +13,7 @@ from flask import current_app, request
 
 from ..errors import RateLimited
 from ..platform import Platform
-from .limits import RateLimiter
+from .limits import LoginThrottle, RateLimiter
 from .metrics_registry import Metrics
 
 
@@ -21,6 +21,21 @@ from .metrics_registry import Metrics
 class PortalState:
     metrics: Metrics
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
+
+
+def portal_state(platform: Platform) -> PortalState:
+    """The portal's own state, its login throttle configured from the platform's settings."""
+    settings = platform.settings
+    return PortalState(
+        metrics=Metrics(platform),
+        logins=LoginThrottle(
+            free_failures=settings.login_free_failures,
+            max_delay=settings.login_max_delay,
+            window=settings.login_window,
+            address_failures=settings.login_address_failures,
+        ),
+    )
 
 
 def get_platform() -> Platform:
