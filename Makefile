@@ -9,18 +9,18 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run dev assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-cluster test-deps molecule images-archive box host-deps host-check test-vm
+.PHONY: help run dev assets engine sync images db-upgrade pools status stop logs clean format lint ansible-test test test-fast test-cluster test-deps molecule images-archive box host-deps host-check test-vm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: engine sync images assets pools ## Set up everything, warm the pools and serve the portal (port 5000)
+run: engine sync images assets db-upgrade pools ## Set up everything, warm the pools and serve the portal (port 5000)
 	@echo
 	@echo "The pools are warm. First admin:  .venv/bin/containerpoker user create NAME --email E --admin"
 	@echo "Stop everything with:             make stop  (Ctrl-C stops the portal only)"
 	@$(CP) portal
 
-dev: engine sync images assets pools ## Serve the portal with auto-reload (Python and templates) for development
+dev: engine sync images assets db-upgrade pools ## Serve the portal with auto-reload (Python and templates) for development
 	@$(CP) portal --dev
 
 engine: ## Make sure a Docker engine runs (installs Debian's docker.io as root when missing)
@@ -34,6 +34,9 @@ images: engine sync ## Build the runtime images that are missing or outdated
 
 assets: ## Install the browser libraries the portal serves (xterm.js, from npm)
 	@scripts/assets.sh
+
+db-upgrade: sync ## Bring the database's schema up to date (make run and make dev do this first)
+	@$(CP) db upgrade
 
 pools: ## Warm every pool to its size
 	@$(CP) pool init
