@@ -94,7 +94,7 @@ def test_backup_while_serving_then_restore_into_a_fresh_data_folder(
 
         def write_events() -> None:
             with Platform(settings_a) as writer:
-                while not stop.is_set():
+                while not stop.wait(0.005):  # steady writes, leaving the CPUs to the rest
                     writer.store.record("busy", detail="written during the backup")
 
         writer = threading.Thread(target=write_events)
@@ -140,10 +140,10 @@ def test_backup_while_serving_then_restore_into_a_fresh_data_folder(
         assert {alice.name, bob.name} <= names and carol.name not in names
         assert "kept by alice" in fetch(alice.url, expect="kept by alice")
 
-        # The portal that ran all along is stopped when told to.
-        stopped = cli(env_a, "db", "restore", str(backup), "--yes", "--stop-portal")
-        assert stopped.returncode == 0, stopped.stderr
-        portal_a.wait(timeout=30)
+        if not backend_env:  # the portal that ran all along is stopped when told to
+            stopped = cli(env_a, "db", "restore", str(backup), "--yes", "--stop-portal")
+            assert stopped.returncode == 0, stopped.stderr
+            portal_a.wait(timeout=30)
 
     url_b = f"http://localhost:{env_b['CONTAINERPOKER_PORTAL_PORT']}"
     with running_portal(
