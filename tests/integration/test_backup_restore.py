@@ -24,7 +24,7 @@ from ..conftest import make_env
 from ..e2e.conftest import free_port, running_portal
 from .helpers import container_names, fetch
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ops]
 
 CLI = [str(Path(sys.executable).parent / "containerpoker")]
 
