@@ -85,7 +85,7 @@ test-fast: engine sync images assets test-deps ## The quick day-to-day subset (s
 	@scripts/ansible-test.sh units
 	@$(RUN) pytest -m "not slow and not converge and not molecule and not cluster and not ops" $(PYTEST_ARGS)
 
-test-ops: engine sync images test-deps ## Backup and restore end to end, SQLite and PostgreSQL, with served portals (about 6 min)
+test-ops: engine sync images test-deps ## Backup and restore end to end, SQLite and PostgreSQL, with served portals (about 2 min)
 	@$(RUN) pytest -m ops $(PYTEST_ARGS)
 
 test-cluster: engine sync images ## A real 3-node Swarm of systemd host containers: the Swarm backend on it (tests/cluster)
