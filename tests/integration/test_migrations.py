@@ -36,7 +36,9 @@ def test_every_schema_change_is_a_migration(backend_env, tmp_path):
             drift = compare_metadata(MigrationContext.configure(conn), metadata)
     finally:
         store.dispose()
-    assert drift == [], "store.py and the migrations differ: add a migration (README: Administration)"
+    assert drift == [], (
+        "store.py and the migrations differ: add a migration (README: Administration)"
+    )
 
 
 def test_a_baseline_database_with_data_upgrades_and_still_works(
