@@ -9,20 +9,20 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 # Markers with a focused target of their own, which make test and make test-fast leave out.
-OWN_TARGETS := cluster or compose or faults_full
+OWN_TARGETS := cluster or compose or faults_full or ops
 
-.PHONY: help run dev compose assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-faults test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm
+.PHONY: help run dev compose assets engine sync images db-upgrade pools status stop logs clean format lint ansible-test test test-fast test-faults test-ops test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: engine sync images assets pools ## Set up everything, warm the pools and serve the portal (port 5000)
+run: engine sync images assets db-upgrade pools ## Set up everything, warm the pools and serve the portal (port 5000)
 	@echo
 	@echo "The pools are warm. First admin:  .venv/bin/containerpoker user create NAME --email E --admin"
 	@echo "Stop everything with:             make stop  (Ctrl-C stops the portal only)"
 	@$(CP) portal
 
-dev: engine sync images assets pools ## Serve the portal with auto-reload (Python and templates) for development
+dev: engine sync images assets db-upgrade pools ## Serve the portal with auto-reload (Python and templates) for development
 	@$(CP) portal --dev
 
 compose: engine sync images assets ## The portal as a compose service (compose.yaml): build its image, then docker-compose up
@@ -41,6 +41,9 @@ images: engine sync ## Build the runtime images that are missing or outdated
 
 assets: ## Install the browser libraries the portal serves (xterm.js, from npm)
 	@scripts/assets.sh
+
+db-upgrade: sync ## Bring the database's schema up to date (make run and make dev do this first)
+	@$(CP) db upgrade
 
 pools: ## Warm every pool to its size
 	@$(CP) pool init
@@ -94,6 +97,9 @@ test-compose: engine sync images test-deps ## The compose path: build the portal
 
 test-faults: engine sync images ## The whole fault suite (tests/faults), Docker daemon restart included: it stops every container on the engine
 	@CONTAINERPOKER_FAULTS_ENGINE=1 $(RUN) pytest -m faults $(PYTEST_ARGS)
+
+test-ops: engine sync images test-deps ## Backup and restore end to end, SQLite and PostgreSQL, with served portals (about 2 min)
+	@$(RUN) pytest -m ops $(PYTEST_ARGS)
 
 test-cluster: engine sync images ## A real 3-node Swarm of systemd host containers: the Swarm backend on it (tests/cluster)
 	@$(RUN) pytest -m cluster $(PYTEST_ARGS)

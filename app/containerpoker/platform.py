@@ -22,6 +22,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from .accounts import PASSWORD_MIN, Accounts, User
 from .config import Settings
@@ -354,6 +355,42 @@ class Platform:
             return store.migrate()
         finally:
             store.dispose()
+
+    @staticmethod
+    def backup(settings: Settings, dest: str | os.PathLike) -> dict:
+        """A consistent copy of the database in the file ``dest``, taken while it serves."""
+        from .backup import backup_database
+
+        return backup_database(settings.database_url, Path(dest))
+
+    @staticmethod
+    def check_backup(settings: Settings, source: str | os.PathLike) -> str:
+        """``sqlite`` or ``postgresql`` once ``source`` is a backup the database can take."""
+        from .backup import check_backup
+
+        return check_backup(settings.database_url, Path(source))
+
+    @staticmethod
+    def restore(settings: Settings, source: str | os.PathLike) -> dict:
+        """Replace the database with a backup, bring its schema up to date, then make Docker
+        agree with it (a reconcile pass: what the backup lacks is removed, what it holds and
+        Docker lost is replaced). The warm pools are warmed afresh: a container warm in the
+        backup may have been handed out since. Nothing else may use the database meanwhile."""
+        from .backup import forget_warm_containers, restore_database
+
+        done = restore_database(settings.database_url, Path(source))
+        done["schema_before"], done["schema"] = Platform.upgrade_schema(settings)
+        with Platform(settings) as platform:
+            done["warm_forgotten"] = forget_warm_containers(platform.store)
+            platform.store.record("restored", detail=f"from {Path(source).name}")
+            try:
+                done["reconcile"] = platform.pool.reconcile().as_dict()
+            except ContainerPokerError as exc:  # Docker down: the database is restored anyway
+                done["reconcile"] = None
+                done["reconcile_error"] = (
+                    f"{exc.message} Run `containerpoker pool reconcile` when Docker is back."
+                )
+        return done
 
     # -- lifecycle ---------------------------------------------------------------------
 

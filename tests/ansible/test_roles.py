@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -354,3 +355,64 @@ def _api(base: str, path: str, body: dict, token: str | None = None) -> dict:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def test_the_backup_playbook_fetches_a_backup_and_restores_it(converged, tmp_path):
+    """playbooks/admin/backup.yml: a backup taken while the portal serves lands on the
+    controller; restoring it brings back what was lost since (an account, with its password
+    and its container), and the services that ran are running again."""
+    name, inventory = converged["name"], converged["inventory"]
+
+    def play(*pairs: str) -> str:
+        args = ["ansible-playbook", "-i", str(inventory), "playbooks/admin/backup.yml"]
+        for pair in (f"backup_controller_dir={tmp_path}", *pairs):
+            args += ["-e", pair]
+        done = run(args, timeout=600)
+        assert done.returncode == 0, (pairs, done.stdout[-4000:])
+        return done.stdout
+
+    in_host(
+        name,
+        "sudo",
+        "-u",
+        "containerpoker",
+        "CONTAINERPOKER_ENV_FILE=/etc/containerpoker/containerpoker.env",
+        "RITA_PASSWORD=rita's old password",
+        "/opt/containerpoker/venv/bin/containerpoker",
+        "user",
+        "create",
+        "rita",
+        "--email",
+        "rita@example.org",
+        "--password-env",
+        "RITA_PASSWORD",
+    )
+    box = json.loads(platform_cli(name, "--json", "pool", "claim", "nginx", "--user", "rita"))
+    assert "Backed up the sqlite database" in play()
+    fetched = sorted(tmp_path.glob(f"{name}/containerpoker-*.backup"))
+    assert len(fetched) == 1 and fetched[0].read_bytes().startswith(b"SQLite format 3\x00")
+
+    platform_cli(name, "user", "delete", "rita")  # lost after the backup, with her container
+    assert "rita" not in platform_cli(name, "user", "list")
+    restored = play(f"backup_restore_from={fetched[0]}")
+    assert "Restored the database" in restored and box["name"] in restored  # replaced
+
+    for unit in ("containerpoker-portal", "containerpoker-watch", "containerpoker-recovery.timer"):
+        assert in_host(name, "systemctl", "is-active", unit) == "active", unit
+    owner = in_host(name, "stat", "-c", "%U", "/var/lib/containerpoker/containerpoker.db")
+    assert owner == "containerpoker"
+    deadline = time.monotonic() + 60
+    while True:  # the portal starts again
+        try:
+            token = _api(
+                converged["portal"],
+                "/api/auth/login",
+                {"username": "rita", "password": "rita's old password"},
+            )
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "rita cannot log in after the restore"
+            time.sleep(0.5)
+    assert token["user"]["username"] == "rita"
+    held = json.loads(platform_cli(name, "--json", "pool", "list", "--user", "rita"))
+    assert [(c["name"], c["host_port"]) for c in held] == [(box["name"], box["host_port"])]

@@ -1,7 +1,8 @@
 """The ``containerpoker`` command: a thin front end over ``containerpoker.platform``.
 
 The root group is assembled here from the command modules (``pool``, ``users``, ``lessons``,
-``monitor``, ``serving``, ``system``); they import only ``common``, so nothing imports back.
+``monitor``, ``serving``, ``system``, ``admin``); they import only ``common`` (``admin`` also
+borrows ``pool``'s table), so nothing imports back.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from docker.errors import DockerException
 
 from .. import __version__
 from ..errors import ContainerPokerError, InvalidRequest, PoolExhausted
+from .admin import admin
 from .common import EXIT_ERROR, EXIT_EXHAUSTED, EXIT_USAGE, Context, err_console
 from .lessons import lesson
 from .monitor import monitor
@@ -38,7 +40,7 @@ def cli(ctx: click.Context, as_json: bool, quiet: bool) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for command in (config, images, db, pool, node, user, lesson, monitor, portal, stop):
+for command in (config, images, db, pool, node, user, lesson, monitor, portal, stop, admin):
     cli.add_command(command)
 
 

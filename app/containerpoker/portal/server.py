@@ -137,6 +137,31 @@ def serve(
     Portal().run()
 
 
+def running(settings: Settings) -> dict[str, int]:
+    """The portal and its monitor, by name, with the pid of each one that runs (pid files)."""
+    found = {}
+    for name, path in (("portal", pid_file(settings)), ("monitor", monitor_pid_file(settings))):
+        try:
+            pid = int(path.read_text().strip())
+            os.kill(pid, 0)  # only asks whether it exists
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            continue
+        except PermissionError:  # it exists, as another user (systemd's)
+            pass
+        if not _zombie(pid):
+            found[name] = pid
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    """Ended, but not yet waited for by its parent: it no longer uses anything."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
 def stop_portal(settings: Settings) -> bool:
     """Stop a portal started by ``containerpoker portal``, and its monitor (their pid files);
     False if no portal runs."""

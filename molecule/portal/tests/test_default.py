@@ -1,5 +1,6 @@
 """The portal role: its user, its environment and configuration, the service on port 5000."""
 
+import json
 import subprocess
 import time
 import urllib.request
@@ -21,6 +22,17 @@ def test_the_configuration_is_rendered_and_kept_private(host):
 def test_the_program_is_installed_in_its_environment(host):
     shown = host.run("/opt/containerpoker/venv/bin/containerpoker --version")
     assert shown.rc == 0 and "containerpoker" in shown.stdout
+
+
+def test_the_database_is_at_the_latest_schema_and_the_portal_user_s(host):
+    shown = host.run(
+        "runuser -u containerpoker -- env CONTAINERPOKER_ENV_FILE=/etc/containerpoker/"
+        "containerpoker.env /opt/containerpoker/venv/bin/containerpoker --json db status"
+    )
+    assert shown.rc == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert status["revision"] == status["latest"]
+    assert host.file("/var/lib/containerpoker/containerpoker.db").user == "containerpoker"
 
 
 def test_the_service_is_enabled_running_and_answers_on_5000(host):
