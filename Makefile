@@ -9,7 +9,7 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run dev assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-cluster test-deps molecule images-archive box host-deps host-check test-vm
+.PHONY: help run dev assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-cluster test-deps molecule images-archive box host-deps host-check test-vm learner-image
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +31,9 @@ sync: ## Create/refresh the Python environment (.venv) from uv.lock
 
 images: engine sync ## Build the runtime images that are missing or outdated
 	@$(CP) images build
+
+learner-image: engine ## Build the learners' own Docker engine image (challenges, CONTAINERPOKER_SANDBOX_ENABLED)
+	@docker build -q -t containerpoker/learner-engine infrastructure/images/learner-engine
 
 assets: ## Install the browser libraries the portal serves (xterm.js, from npm)
 	@scripts/assets.sh

@@ -24,6 +24,7 @@ from docker.types import LogConfig
 from ..config import Settings
 from ..engine import cgroups
 from ..errors import ContainerPokerError, EngineUnavailable, InvalidRequest
+from .challenge import Challenge
 
 LESSON_MODULES = [
     "flow1_hello",
@@ -133,6 +134,7 @@ class Lesson:
     params: tuple[Param, ...]
     run: Callable[[Lab, dict], Iterator[Step]]
     source: str = ""
+    challenge: Challenge | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -142,6 +144,7 @@ class Lesson:
             "category": self.category,
             "goal": self.goal,
             "params": [p.as_dict() for p in self.params],
+            "challenge": self.challenge.as_dict() if self.challenge else None,
         }
 
 
@@ -397,6 +400,7 @@ def _load() -> dict[int, Lesson]:
             params=tuple(module.PARAMS),
             run=module.run,
             source=module.__file__ or "",
+            challenge=module.CHALLENGE,
         )
     return dict(sorted(found.items()))
 
