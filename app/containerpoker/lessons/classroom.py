@@ -10,7 +10,7 @@ from ..config import Settings
 from ..errors import InvalidRequest, NotFound
 from ..store import Store
 from .challenge import Challenge, CheckResult, run_locally
-from .framework import Lesson, docker_client, find
+from .framework import Lesson, docker_client, find, lessons
 from .progress import LessonProgress
 from .sandbox import ExecShell, LearnerEngine, LearnerEngines
 
@@ -80,6 +80,42 @@ class Classroom:
         """One round of checks on this machine's own engine (the CLI, on a learner's machine)."""
         lesson, challenge = challenge_of(ref)
         return results_payload(lesson, run_locally(challenge))
+
+    def my_progress(self, owner: str) -> dict[int, dict]:
+        """The learner's own progress, per lesson (every lesson listed)."""
+        mine = self.progress.of_user(owner)
+        table = {}
+        for number, lesson in lessons().items():
+            empty = {"lesson": number, "runs": 0, "runs_ok": 0, "last_run_at": None}
+            table[number] = mine.get(number, empty | {"challenge": None})
+            table[number]["title"] = lesson.title
+            table[number]["checks"] = len(lesson.challenge.checks) if lesson.challenge else 0
+        return table
+
+    def class_view(self) -> dict:
+        """Everyone's progress, with the lessons' titles and the names of the checks people
+        are stuck on (:meth:`LessonProgress.class_view`)."""
+        view = self.progress.class_view()
+        table = lessons()
+
+        def check_title(number: int, index: int | None) -> str | None:
+            challenge = table[number].challenge if number in table else None
+            if index is None or challenge is None or index >= len(challenge.checks):
+                return None
+            return challenge.checks[index].title
+
+        for item in view["lessons"]:
+            number = item["lesson"]
+            item["title"] = table[number].title if number in table else f"lesson {number}"
+            item["stuck_on"] = [
+                {"index": int(i), "check": check_title(number, int(i)), "learners": count}
+                for i, count in sorted(item["stuck_on"].items(), key=lambda kv: -kv[1])
+            ]
+        for learner in view["learners"]:
+            working = learner["working_on"]
+            if working is not None:
+                working["check"] = check_title(working["lesson"], working["stuck_on"])
+        return view
 
     def close(self) -> None:
         self.engines.close_all()

@@ -2,8 +2,8 @@
 
 ``create_app()`` builds it; gunicorn serves ``containerpoker.portal:create_app()``
 (see ``containerpoker portal``). Blueprints: ``auth`` (login/register pages), ``pages``
-(dashboard, containers), ``admin``, ``api`` (the JSON API), ``lessons``, ``terminal`` and
-``metrics``. Every behaviour lives in the core (``containerpoker.platform``, one per app);
+(dashboard, containers), ``admin``, ``api`` (the JSON API), ``lessons``, ``terminal``,
+``challenges`` (lessons' challenges and progress) and ``metrics``. Every behaviour lives in the core (``containerpoker.platform``, one per app);
 these are thin adapters that share only ``context``, ``bodies``, ``errors`` and ``security``.
 """
 
@@ -39,7 +39,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
 
-    from . import admin, api, auth, errors, lessons, metrics, pages, security, terminal
+    from . import admin, api, auth, challenges, errors, lessons, metrics, pages, security, terminal
 
     security.init_app(app, platform)
     errors.init_app(app)
@@ -51,4 +51,5 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.register_blueprint(lessons.bp)
     terminal.sock.init_app(app)
     app.register_blueprint(terminal.bp)
+    app.register_blueprint(challenges.bp)
     return app

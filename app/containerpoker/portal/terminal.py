@@ -29,6 +29,11 @@ sock = Sock()
 # Served from node_modules (installed by `make assets`), never from the repository.
 ASSETS = Path(__file__).resolve().parents[3] / "node_modules" / "@xterm" / "xterm"
 VENDOR_FILES = {"xterm.js": "lib", "xterm.css": "css"}
+# xterm.js adds <style> elements for its colours and sizes: allowed on terminal pages only.
+TERMINAL_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 @bp.get("/lessons/terminal")
@@ -38,11 +43,7 @@ def terminal_page():
     response = make_response(
         render_template("terminal.html", user=page_user(), installed=installed)
     )
-    # xterm.js adds <style> elements for its colours and sizes: allowed on this page only.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )
+    response.headers["Content-Security-Policy"] = TERMINAL_CSP
     return response
 
 
@@ -54,7 +55,8 @@ def vendor(name: str):
     return send_from_directory(ASSETS / folder, name, max_age=3600)
 
 
-def _allowed_origin() -> bool:
+def allowed_origin() -> bool:
+    """The WebSocket comes from the portal's own pages (not another site using the cookie)."""
     origin = request.headers.get("Origin", "")
     settings = get_platform().settings
     return origin.rstrip("/") == portal_url(settings).rstrip("/") or origin.rstrip("/") == (
@@ -64,7 +66,7 @@ def _allowed_origin() -> bool:
 
 @sock.route("/ws/lessons/shell", bp=bp)
 def shell(ws) -> None:
-    if not _allowed_origin():
+    if not allowed_origin():
         ws.close(reason=1008, message="This terminal opens only from the portal's own pages.")
         return
     try:
