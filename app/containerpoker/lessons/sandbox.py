@@ -108,6 +108,8 @@ class ExecShell:
             self._socket = self._stream
         else:  # a read-only file over the socket: a socket object of our own on it
             self._socket = socket.socket(fileno=os.dup(self._stream.fileno()))
+        # The HTTP client may have left the socket non-blocking (a timeout): reads here block.
+        self._socket.settimeout(None)
         return self
 
     def send(self, data: bytes) -> None:
