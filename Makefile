@@ -9,7 +9,7 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 
-.PHONY: help run dev assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-cluster test-deps molecule images-archive box host-deps host-check test-vm learner-image
+.PHONY: help run dev assets engine sync images pools status stop logs clean format lint ansible-test test test-fast test-cluster test-deps molecule images-archive box host-deps host-check test-vm learner-image test-challenges
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,13 +77,16 @@ test-deps: ## Install what the tests need beyond the engine (PostgreSQL server b
 
 test: engine sync images assets test-deps ## Run every test against the real engine (what CI runs)
 	@scripts/ansible-test.sh units
-	@$(RUN) pytest -m "not converge and not molecule and not cluster" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not converge and not molecule and not cluster and not challenges" $(PYTEST_ARGS)
 	@# Last: systemd host containers with the host's cgroups mounted (see README: Tests).
 	@$(RUN) pytest -m "converge or molecule" $(PYTEST_ARGS)
 
 test-fast: engine sync images assets test-deps ## The quick day-to-day subset (skips the slow tests)
 	@scripts/ansible-test.sh units
-	@$(RUN) pytest -m "not slow and not converge and not molecule and not cluster" $(PYTEST_ARGS)
+	@$(RUN) pytest -m "not slow and not converge and not molecule and not cluster and not challenges" $(PYTEST_ARGS)
+
+test-challenges: engine sync images assets test-deps learner-image ## The lessons' challenges on real learner engines (nested Docker): each solution passes, each mistake stays pending
+	@$(RUN) pytest -m challenges $(PYTEST_ARGS)
 
 test-cluster: engine sync images ## A real 3-node Swarm of systemd host containers: the Swarm backend on it (tests/cluster)
 	@$(RUN) pytest -m cluster $(PYTEST_ARGS)

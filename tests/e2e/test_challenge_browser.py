@@ -21,7 +21,7 @@ from ..lessons.test_challenges import learner_image  # noqa: F401 - a fixture
 from .conftest import ServedPortal, free_port, running_portal
 from .test_browser import PASSWORD, login, new_page, register
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.challenges]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from containerpoker.platform import Platform
 
 from ..conftest import TEST_SELECTOR, make_env
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.challenges]
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "containerpoker")
 IMAGE = "containerpoker/learner-engine"

@@ -52,6 +52,7 @@ def test_engines_off_by_default_progress_and_class_view(client, auth):
     assert "containerpoker lesson challenge 7 --watch" in page
 
 
+@pytest.mark.challenges
 def test_challenge_live_on_a_learner_engine(auth_factory, learner_image):  # noqa: F811
     app, client, auth = auth_factory(CONTAINERPOKER_SANDBOX_ENABLED="1")
     classroom = app.extensions["containerpoker"].classroom
