@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
 from ..config import Settings
@@ -147,6 +147,7 @@ class LearnerEngines:
         self._starting = 0
         self._closed = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._network_id: str | None = None
 
     # -- the pieces ----------------------------------------------------------------------
 
@@ -162,20 +163,23 @@ class LearnerEngines:
             return self._client
 
     def _network(self) -> str:
-        """The learners' network: inter-container traffic off, so engines cannot reach each
-        other (the platform reaches them through the Docker API, not the network)."""
-        name = f"cp-{self.settings.instance}-learners"
-        try:
-            self.client.networks.get(name)
-        except NotFound:
-            with contextlib.suppress(APIError):  # another process made it meanwhile
-                self.client.networks.create(
-                    name,
-                    driver="bridge",
-                    options={"com.docker.network.bridge.enable_icc": "false"},
-                    labels={**self._labels(), ROLE_LABEL: "network"},
-                )
-        return name
+        """The learners' network (its id): inter-container traffic off, so engines cannot reach
+        each other (the platform reaches them through the Docker API, not the network). Made
+        once, under the lock: Docker allows two networks of one name."""
+        with self._lock:
+            if self._network_id is None:
+                name = f"cp-{self.settings.instance}-learners"
+                found = [n for n in self.client.networks.list(names=[name]) if n.name == name]
+                if found:
+                    self._network_id = found[0].id
+                else:
+                    self._network_id = self.client.networks.create(
+                        name,
+                        driver="bridge",
+                        options={"com.docker.network.bridge.enable_icc": "false"},
+                        labels={**self._labels(), ROLE_LABEL: "network"},
+                    ).id
+            return self._network_id
 
     def _start(self) -> LearnerEngine:
         """Start one engine and wait until it answers (seconds, on a quiet machine)."""
@@ -202,12 +206,14 @@ class LearnerEngines:
                 log_config={"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
             )
         except ImageNotFound:
+            lab.cleanup()
             raise ImageMissing(
                 f"The learner engine image {s.sandbox_image} is not built: run "
                 "`make learner-image` (or docker build -t containerpoker/learner-engine "
                 "infrastructure/images/learner-engine)."
             ) from None
         except DockerException as exc:
+            lab.cleanup()  # created, then failed to start: it goes too
             raise EngineUnavailable(f"Could not start a learner engine: {exc}") from None
         engine = LearnerEngine(container, lab, started_at=time.time())
 
@@ -362,6 +368,10 @@ class LearnerEngines:
         if self.enabled:
             self._ensure_sweeper()
             self._refill_later()
+
+    def warm_names(self) -> list[str]:
+        with self._lock:
+            return [engine.name for engine in self._warm]
 
     def wait_warm(self, timeout: float) -> int:
         """Wait until the warm pool is full (benches); how many are warm."""
