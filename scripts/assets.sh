@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The browser libraries the portal serves (xterm.js for the lesson terminal),
+# The browser libraries the portal serves (xterm.js for the lesson terminal, CodeMirror 5
+# for editing a lesson in development mode),
 # installed from npm into node_modules/ with the committed package-lock.json.
 # Nothing from npm is ever copied into the repository.
 set -euo pipefail
 say() { printf '[assets] %s\n' "$*"; }
 cd "$(dirname "$0")/.."
 
-if [ -f node_modules/@xterm/xterm/lib/xterm.js ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+if [ -f node_modules/@xterm/xterm/lib/xterm.js ] && [ -f node_modules/codemirror/lib/codemirror.js ] \
+   && [ node_modules/.package-lock.json -nt package-lock.json ]; then
     say "Browser libraries are installed."
     exit 0
 fi
@@ -22,4 +24,4 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 say "Installing browser libraries from npm (package-lock.json) ..."
 npm ci --no-audit --no-fund --silent
-say "Installed $(node -p 'require("./node_modules/@xterm/xterm/package.json").version' 2>/dev/null | sed 's/^/xterm.js /')."
+say "Installed $(node -p 'require("./node_modules/@xterm/xterm/package.json").version' 2>/dev/null | sed 's/^/xterm.js /'), $(node -p 'require("./node_modules/codemirror/package.json").version' 2>/dev/null | sed 's/^/CodeMirror /')."

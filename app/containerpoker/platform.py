@@ -157,6 +157,14 @@ class Platform:
                 self._classroom = Classroom(self.settings, self.store, self.lesson_labels)
             return self._classroom
 
+    @property
+    def lesson_editor(self):
+        """Read, save and restore the lessons' code (development mode; the portal decides
+        when it may be used): :class:`~containerpoker.lessons.editing.LessonEditor`."""
+        from .lessons.editing import LessonEditor
+
+        return LessonEditor(self.settings.data_dir / "lessons-original")
+
     def warm_up(self) -> None:
         """Connect to the engine now rather than on the first launch (which would pay for it).
 

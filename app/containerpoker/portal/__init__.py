@@ -39,7 +39,19 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
 
-    from . import admin, api, auth, challenges, errors, lessons, metrics, pages, security, terminal
+    from . import (
+        admin,
+        api,
+        auth,
+        challenges,
+        editor,
+        errors,
+        lessons,
+        metrics,
+        pages,
+        security,
+        terminal,
+    )
 
     security.init_app(app, platform)
     errors.init_app(app)
@@ -52,4 +64,5 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     terminal.sock.init_app(app)
     app.register_blueprint(terminal.bp)
     app.register_blueprint(challenges.bp)
+    app.register_blueprint(editor.bp)
     return app

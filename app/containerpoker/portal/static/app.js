@@ -514,6 +514,48 @@ async function setupChallenge() {
   window.addEventListener("pagehide", () => source.close());
 }
 
+// -- editing a lesson (development mode) -------------------------------------------------
+
+function setupEditor() {
+  setupLessons();  // the Run button
+  const box = document.getElementById("editor");
+  if (!box || box.dataset.allowed !== "yes") return;
+  const lesson = box.dataset.lesson;
+  const area = document.getElementById("source");
+  const state = document.getElementById("editor-state");
+  const editor = window.CodeMirror
+    ? window.CodeMirror.fromTextArea(area, { mode: "python", lineNumbers: true, indentUnit: 4 })
+    : null;
+  let marked = null;
+  const unmark = () => {
+    if (editor && marked !== null) editor.removeLineClass(marked, "background", "error-line");
+    marked = null;
+  };
+  document.getElementById("save-source").addEventListener("click", async () => {
+    unmark();
+    try {
+      await api("PUT", `/api/lessons/${lesson}/source`, { source: editor ? editor.getValue() : area.value });
+      state.textContent = "Saved: the next run uses it.";
+      state.className = "hint passed";
+    } catch (e) {
+      state.textContent = e.message;
+      state.className = "form-error";
+      const line = (e.message.match(/^Line (\d+):/) || [])[1];
+      if (editor && line) {
+        marked = Number(line) - 1;
+        editor.addLineClass(marked, "background", "error-line");
+        editor.scrollIntoView({ line: marked, ch: 0 });
+      }
+    }
+  });
+  document.getElementById("restore-source").addEventListener("click", async () => {
+    try {
+      const done = await api("DELETE", `/api/lessons/${lesson}/source`);
+      flashAfterReload(done.restored ? "The shipped version is back." : "This lesson was not edited.");
+    } catch (e) { flash(e.message, "error"); }
+  });
+}
+
 function showTimes() {
   document.querySelectorAll("[data-ts]").forEach((node) => {
     const ts = Number(node.dataset.ts);
@@ -532,6 +574,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "lessons") setupLessons();
   if (page === "terminal") window.addEventListener("load", () => setupTerminal());
   if (page === "challenge") window.addEventListener("load", setupChallenge);
+  if (page === "editor") window.addEventListener("load", setupEditor);
   showTimes();
   tickUptimes();
   setInterval(tickUptimes, 1000);
