@@ -191,3 +191,39 @@ def show_checks(result: dict) -> None:
         console.print(Text.assemble(("          hint: ", "dim"), item["hint"]), soft_wrap=True)
         for line in item["output"].splitlines():
             console.print(Text.assemble(("          saw: ", "dim"), line), soft_wrap=True)
+
+
+@lesson.command("progress")
+@pass_ctx
+def lesson_progress(ctx: Context) -> None:
+    """The class view: who ran which lesson, who passed which challenge, who is stuck where."""
+    view = ctx.platform().classroom.class_view()
+
+    def human() -> None:
+        table = Table("lesson", "challenge opened", "passed", "stuck on (learners)")
+        for item in view["lessons"]:
+            stuck = "; ".join(f"{s['check']} ({s['learners']})" for s in item["stuck_on"])
+            table.add_row(
+                f"{item['lesson']}. {item['title']}",
+                str(item["opened"]),
+                str(item["passed"]),
+                stuck or "—",
+            )
+        console.print(table)
+        table = Table("learner", "lessons run", "challenges passed", "working on")
+        for learner in view["learners"]:
+            working = learner["working_on"]
+            where = "—"
+            if working is not None:
+                where = f"challenge {working['lesson']}"
+                if working.get("check"):
+                    where += f", stuck on “{working['check']}”"
+            table.add_row(
+                learner["username"],
+                ", ".join(map(str, learner["lessons_run"])) or "—",
+                ", ".join(map(str, learner["challenges_passed"])) or "—",
+                where,
+            )
+        console.print(table)
+
+    ctx.emit(view, human)

@@ -55,25 +55,25 @@ def challenge_page(number: int):
     return response
 
 
-@bp.post("/api/lessons/<int:number>/challenge")
+@bp.post("/api/lessons/<lesson>/challenge")
 @login_required
-def open_challenge(number: int):
+def open_challenge(lesson: str):
     user = api_user().username
     limit("challenge:" + user, OPENS_PER_USER, "Too many challenges opened: wait {wait} s.")
-    return jsonify(get_platform().classroom.open_challenge(user, number))
+    return jsonify(get_platform().classroom.open_challenge(user, lesson))
 
 
-@bp.get("/api/lessons/<int:number>/challenge")
+@bp.get("/api/lessons/<lesson>/challenge")
 @login_required
-def check_challenge(number: int):
+def check_challenge(lesson: str):
     classroom = get_platform().classroom
     user = api_user().username
     if request.accept_mimetypes.best != "text/event-stream":
-        return jsonify(classroom.check(user, number))
+        return jsonify(classroom.check(user, lesson))
     engine = classroom.engine_of(user)  # 404 before the stream starts when there is none
 
     def snapshot() -> dict:
-        result = classroom.check(user, number)
+        result = classroom.check(user, lesson)
         result.pop("just_passed")  # only changes are sent: the state alone
         return result
 

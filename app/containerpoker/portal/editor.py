@@ -82,27 +82,27 @@ def edit_page(number: int):
     return response
 
 
-@bp.get("/api/lessons/<int:number>/source")
+@bp.get("/api/lessons/<lesson>/source")
 @login_required
-def read_source(number: int):
+def read_source(lesson: str):
     allowed, reason = editing_state()
-    code = get_platform().lesson_editor.source(number)
+    code = get_platform().lesson_editor.source(lesson)
     return jsonify(code | {"editable": allowed, "reason": reason})
 
 
-@bp.put("/api/lessons/<int:number>/source")
+@bp.put("/api/lessons/<lesson>/source")
 @login_required
-def save_source(number: int):
+def save_source(lesson: str):
     _require_editing()
     body = bodies.parse(bodies.LessonSource)
-    return jsonify(get_platform().lesson_editor.save(number, body.source))
+    return jsonify(get_platform().lesson_editor.save(lesson, body.source))
 
 
-@bp.delete("/api/lessons/<int:number>/source")
+@bp.delete("/api/lessons/<lesson>/source")
 @login_required
-def restore_source(number: int):
+def restore_source(lesson: str):
     _require_editing()
-    return jsonify(get_platform().lesson_editor.restore(number))
+    return jsonify(get_platform().lesson_editor.restore(lesson))
 
 
 @bp.get("/vendor/codemirror/<name>")

@@ -90,6 +90,13 @@ REF = {
 USER = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
 RUNTIME = {"name": "runtime", "in": "path", "required": True, "schema": {"type": "string"}}
 TEXT = {"type": "string"}
+LESSON = {
+    "name": "lesson",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "number or name",
+}
 
 
 def spec() -> dict:
@@ -221,6 +228,49 @@ def spec() -> dict:
             "/api/openapi.json": {"get": _op("This document", public=True, errors=())},
             "/api/lessons": {"get": _op("The lessons: number, name, goal, parameters")},
             "/api/lessons/{lesson}": {"post": _run_lesson("Run a lesson")},
+            "/api/lessons/{lesson}/challenge": {
+                "post": _op(
+                    "Open the lesson's challenge: the learner's own engine (started, or from the "
+                    "warm pool) and a first round of checks",
+                    errors=(400, 401, 429, 503),
+                    params=[LESSON],
+                ),
+                "get": _op(
+                    "One round of the challenge's checks (state, hint, what each saw), or "
+                    "live with Accept: text/event-stream",
+                    errors=(401, 404),
+                    params=[LESSON],
+                    sse=True,
+                ),
+            },
+            "/api/lessons/challenge/engine": {
+                "delete": _op("Remove the learner's own engine now", errors=(401,))
+            },
+            "/api/lessons/progress": {
+                "get": _op("My progress: per lesson, runs and the challenge's state")
+            },
+            "/api/admin/lessons/progress": {
+                "get": _op(
+                    "The class view: per learner where they are, per lesson who passed and "
+                    "which check people are stuck on (admin)",
+                    errors=(401, 403),
+                )
+            },
+            "/api/lessons/{lesson}/source": {
+                "get": _op("A lesson's code, and whether it may be edited here", params=[LESSON]),
+                "put": _op(
+                    "Save a lesson's code (development mode, one local user): loaded first, "
+                    "written whole or not at all",
+                    errors=(400, 401, 403),
+                    params=[LESSON],
+                    body=_json({"source": TEXT}, ["source"]),
+                ),
+                "delete": _op(
+                    "Restore the shipped version of a lesson (development mode)",
+                    errors=(401, 403),
+                    params=[LESSON],
+                ),
+            },
             "/api/examples": {"get": _op("The PRD's name for GET /api/lessons")},
             "/api/examples/{lesson}": {"post": _run_lesson("The PRD's name for running a lesson")},
             "/api/admin/nodes": {
