@@ -9,9 +9,9 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 # Markers with a focused target of their own, which make test and make test-fast leave out.
-OWN_TARGETS := cluster or compose or faults_full or ops
+OWN_TARGETS := cluster or compose or faults_full or ops or challenges
 
-.PHONY: help run dev compose assets engine sync images db-upgrade pools status stop logs clean format lint ansible-test test test-fast test-faults test-ops test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm
+.PHONY: help run dev compose assets engine sync images db-upgrade pools status stop logs clean format lint ansible-test test test-fast test-faults test-ops test-challenges test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm learner-image
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ sync: ## Create/refresh the Python environment (.venv) from uv.lock
 
 images: engine sync ## Build the runtime images that are missing or outdated
 	@$(CP) images build
+
+learner-image: engine ## Build the learners' own Docker engine image (challenges, CONTAINERPOKER_SANDBOX_ENABLED)
+	@docker build -q -t containerpoker/learner-engine infrastructure/images/learner-engine
 
 assets: ## Install the browser libraries the portal serves (xterm.js, from npm)
 	@scripts/assets.sh
@@ -100,6 +103,9 @@ test-faults: engine sync images ## The whole fault suite (tests/faults), Docker 
 
 test-ops: engine sync images test-deps ## Backup and restore end to end, SQLite and PostgreSQL, with served portals (about 2 min)
 	@$(RUN) pytest -m ops $(PYTEST_ARGS)
+
+test-challenges: engine sync images assets test-deps learner-image ## The lessons' challenges on real learner engines (nested Docker): each solution passes, each mistake stays pending
+	@$(RUN) pytest -m challenges $(PYTEST_ARGS)
 
 test-cluster: engine sync images ## A real 3-node Swarm of systemd host containers: the Swarm backend on it (tests/cluster)
 	@$(RUN) pytest -m cluster $(PYTEST_ARGS)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The browser libraries the portal serves (xterm.js for the lesson terminal, Swagger UI for
-# /api/docs), installed from npm into node_modules/ with the committed package-lock.json.
+# The browser libraries the portal serves (xterm.js for the lesson terminals, Swagger UI for
+# /api/docs, CodeMirror 5 for editing a lesson in development mode), installed from npm into
+# node_modules/ with the committed package-lock.json.
 # Nothing from npm is ever copied into the repository.
 set -euo pipefail
 say() { printf '[assets] %s\n' "$*"; }
 cd "$(dirname "$0")/.."
 
-if [ -f node_modules/@xterm/xterm/lib/xterm.js ] && [ -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+if [ -f node_modules/@xterm/xterm/lib/xterm.js ] && [ -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ] \
+   && [ -f node_modules/codemirror/lib/codemirror.js ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
     say "Browser libraries are installed."
     exit 0
 fi
@@ -24,4 +26,5 @@ say "Installing browser libraries from npm (package-lock.json) ..."
 # --ignore-scripts: no package needs to run code to install (swagger-ui-dist pulls in a
 # telemetry package whose install script would phone home).
 npm ci --no-audit --no-fund --silent --ignore-scripts
-say "Installed xterm.js $(node -p 'require("./node_modules/@xterm/xterm/package.json").version' 2>/dev/null), swagger-ui-dist $(node -p 'require("./node_modules/swagger-ui-dist/package.json").version' 2>/dev/null)."
+version() { node -p "require('./node_modules/$1/package.json').version" 2>/dev/null; }
+say "Installed xterm.js $(version @xterm/xterm), swagger-ui-dist $(version swagger-ui-dist), CodeMirror $(version codemirror)."

@@ -179,6 +179,24 @@ class Settings:
     lesson_lifetime: float = v.setting(
         900.0, v.duration(86400), "longest life of a lesson's objects"
     )
+    # The challenges' learner engines (lessons/sandbox.py): a nested Docker engine per
+    # learner needs SYS_ADMIN and NET_ADMIN, so it is off unless the operator turns it on.
+    sandbox_enabled: bool = v.setting(False, v.flag, "learners' own Docker engines (see README)")
+    sandbox_image: str = v.setting(
+        "containerpoker/learner-engine", v.text, "image of a learner's Docker engine"
+    )
+    sandbox_memory: str = v.setting("512m", v.text, "memory of a learner's engine, all in it")
+    sandbox_cpus: float = v.setting(1.0, v.float_range(0.1, 8), "CPUs of a learner's engine")
+    sandbox_pids: int = v.setting(512, v.int_range(64, 8192), "processes in a learner's engine")
+    sandbox_disk: str = v.setting("256m", v.text, "storage of a learner's engine (tmpfs size)")
+    sandbox_warm: int = v.setting(0, v.int_range(0, 100), "learner engines kept started, ready")
+    max_sandboxes: int = v.setting(20, v.int_range(0, 500), "learner engines at once, in all")
+    sandbox_idle: float = v.setting(
+        120.0, v.duration(86400), "s a learner's engine outlives its last open page"
+    )
+    sandbox_lifetime: float = v.setting(
+        3600.0, v.duration(7 * 86400), "longest life of a learner's engine"
+    )
 
     def runtime(self, name: str) -> RuntimeConfig:
         """The runtime called ``name``, or a clear error listing the known ones."""

@@ -17,11 +17,11 @@ it works on an in-memory copy of the database, for Ansible's check mode and ``--
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 from .accounts import PASSWORD_MIN, Accounts, User
@@ -29,42 +29,13 @@ from .config import Settings
 from .containers import ContainerControl
 from .engine import Engine, open_engine
 from .errors import Busy, ConfigError, ContainerPokerError, InvalidRequest
+from .lessons.runs import LessonRun
 from .pool import Plan, Pool
 from .pool.warming import Progress
 from .store import Store
 
 log = logging.getLogger(__name__)
 LABEL = "containerpoker"
-
-
-class LessonRun:
-    """A lesson's steps, holding one of the platform's lesson slots until the run ends: when
-    its steps run out, fail, or the caller closes it (a page that went away)."""
-
-    def __init__(self, steps: Iterator, slot: threading.BoundedSemaphore) -> None:
-        self._steps = steps
-        self._slot = slot
-        self._open = True
-
-    def __iter__(self) -> LessonRun:
-        return self
-
-    def __next__(self):
-        try:
-            return next(self._steps)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._open:
-            self._open = False
-            try:
-                self._steps.close()  # the lesson cleans up
-            finally:
-                self._slot.release()
-
-    __del__ = close
 
 
 class Platform:
@@ -99,6 +70,7 @@ class Platform:
         # What any portal user can start besides pool containers, bounded platform-wide.
         self._lesson_runs = threading.BoundedSemaphore(settings.max_lesson_runs)
         self._terminals: dict[str, int] = {}
+        self._classroom = None
 
     # -- what it owns (built on first use) -----------------------------------------------
 
@@ -125,6 +97,25 @@ class Platform:
                 self._control = ContainerControl(self.pool)
             return self._control
 
+    @property
+    def classroom(self):
+        """Lessons' challenges on learners' own engines, and everyone's progress
+        (:class:`~containerpoker.lessons.classroom.Classroom`)."""
+        from .lessons.classroom import Classroom
+
+        with self._lock:
+            if self._classroom is None:
+                self._classroom = Classroom(self.settings, self.store, self.lesson_labels)
+            return self._classroom
+
+    @property
+    def lesson_editor(self):
+        """Read, save and restore the lessons' code (development mode; the portal decides
+        when it may be used): :class:`~containerpoker.lessons.editing.LessonEditor`."""
+        from .lessons.editing import LessonEditor
+
+        return LessonEditor(self.settings.data_dir / "lessons-original")
+
     def warm_up(self) -> None:
         """Connect to the engine now rather than on the first launch (which would pay for it).
 
@@ -145,6 +136,7 @@ class Platform:
         plan = self.pool.release_all(user.username, apply=apply)
         if apply:
             self.accounts.delete(user.username)
+            self.classroom.progress.forget(user.username)
         plan.add("deleted", user.username, 1, f"deleted {user.username}")
         return plan
 
@@ -246,6 +238,13 @@ class Platform:
         lesson = find(ref)
         return lesson, validate(lesson, params or {})
 
+    @staticmethod
+    def check_challenge_here(ref: int | str) -> dict:
+        """One round of a lesson's challenge checks against this machine's own engine."""
+        from .lessons.classroom import Classroom
+
+        return Classroom.check_here(ref)
+
     def lesson_labels(self, owner: str | None = None) -> dict[str, str]:
         """Labels on everything a lesson run or a terminal creates: the instance, and the
         process that made it, so that a reconcile removes what a dead process left behind."""
@@ -271,14 +270,19 @@ class Platform:
                 f"{self.settings.max_lesson_runs} lessons are running on this platform "
                 "already: retry in a moment."
             )
+        on_end = None
         try:
             steps = run_lesson(
                 ref, params or {}, settings=self.settings, extra_labels=self.lesson_labels(owner)
             )
+            if owner:  # the learner's progress: this run, and how it ended
+                progress = self.classroom.progress
+                run_id = progress.run_started(owner, self.find_lesson(ref)[0].number)
+                on_end = functools.partial(progress.run_finished, run_id)
         except BaseException:
             self._lesson_runs.release()
             raise
-        return LessonRun(steps, self._lesson_runs)
+        return LessonRun(steps, self._lesson_runs, on_end)
 
     def open_shell(self, term: str = "xterm-256color", *, owner: str | None = None):
         """A started :class:`~containerpoker.lessons.shell.ShellSession`; close it when done.
@@ -397,6 +401,8 @@ class Platform:
     def close(self) -> None:
         """Wait for background work, then release connections."""
         with self._lock:
+            if self._classroom is not None:
+                self._classroom.close()
             if self._pool is not None:
                 self._pool.close()
             if self._engine is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .challenge import Challenge, Check
 from .framework import Lab, LessonFailed, Param, Step
 
 TITLE = "Hello world"
@@ -82,3 +83,33 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         f"docker rm {name}",
         "removed",
     )
+
+
+# The challenge: the same steps, typed by you. Each check is a shell line that exits 0 once
+# that part of the task is done; it runs against your own Docker engine.
+CHALLENGE = Challenge(
+    task=(
+        "Run a container named hello from the busybox image that prints exactly "
+        "'hello, docker'. Leave it stopped, not removed: Docker keeps its output."
+    ),
+    checks=(
+        Check(
+            "A container named hello exists",
+            "docker inspect hello >/dev/null",
+            "`docker run --name hello busybox echo ...` creates and starts it in one go.",
+        ),
+        Check(
+            "It has finished, with exit code 0",
+            """[ "$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' hello)" = 'exited 0' ]""",
+            "echo ends by itself; do not add -d or a command that keeps running.",
+        ),
+        Check(
+            "It printed hello, docker",
+            "docker logs hello 2>&1 | grep -qx 'hello, docker'",
+            "Quote the message (echo 'hello, docker'); `docker logs hello` shows what it "
+            "printed. Taken name? `docker rm hello`, then run again.",
+        ),
+    ),
+    solution="docker run --name hello busybox echo 'hello, docker'",
+    cleanup="docker rm -f hello",
+)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from docker.models.containers import Container
 
+from .challenge import Challenge, Check
 from .framework import Lab, LessonFailed, Param, Step, read_until
 
 TITLE = "Interactive shell"
@@ -129,3 +130,31 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         )
     finally:
         attached.close()
+
+
+# The challenge: a shell command inside a running container, typed by you. Each check is a
+# shell line that exits 0 once that part of the task is done, against your own engine.
+CHALLENGE = Challenge(
+    task=(
+        "Start a container named box that keeps running (busybox's `sleep 3600`), then use "
+        "`docker exec` to write the line 'written from exec' into /note.txt inside it."
+    ),
+    checks=(
+        Check(
+            "box is running",
+            """[ "$(docker inspect -f '{{.State.Running}}' box)" = true ]""",
+            "`docker run -d --name box busybox sleep 3600`: -d keeps it running in the background.",
+        ),
+        Check(
+            "/note.txt in box says written from exec",
+            """[ "$(docker exec box cat /note.txt)" = 'written from exec' ]""",
+            "The > needs a shell inside the container: "
+            "`docker exec box sh -c 'echo written from exec > /note.txt'`.",
+        ),
+    ),
+    solution=(
+        "docker run -d --name box busybox sleep 3600\n"
+        "docker exec box sh -c 'echo written from exec > /note.txt'"
+    ),
+    cleanup="docker rm -f box",
+)

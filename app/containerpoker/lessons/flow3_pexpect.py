@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import pexpect
 
+from .challenge import Challenge, Check
 from .framework import Lab, LessonFailed, Param, Step
 
 TITLE = "Command automation with pexpect"
@@ -148,3 +149,34 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         )
     finally:
         shell.close(force=True)
+
+
+# The challenge: a container that waits for a person at a terminal. Each check is a shell
+# line that exits 0 once that part of the task is done, against your own engine.
+CHALLENGE = Challenge(
+    task=(
+        "Start a container named chat running busybox's sh, in the background, with a "
+        "terminal and an open input (the flags an interactive program needs), so that "
+        "`docker attach chat` finds a shell waiting for you."
+    ),
+    checks=(
+        Check(
+            "chat is running",
+            """[ "$(docker inspect -f '{{.State.Running}}' chat)" = true ]""",
+            "Without -i, sh reads the end of its input at once and exits: "
+            "`docker run -dit --name chat busybox sh`.",
+        ),
+        Check(
+            "chat has a terminal (-t)",
+            """[ "$(docker inspect -f '{{.Config.Tty}}' chat)" = true ]""",
+            "-t gives it a terminal: programs print prompts and colours only to one.",
+        ),
+        Check(
+            "chat keeps its input open (-i)",
+            """[ "$(docker inspect -f '{{.Config.OpenStdin}}' chat)" = true ]""",
+            "-i keeps stdin open, so that what you type reaches the program.",
+        ),
+    ),
+    solution="docker run -dit --name chat busybox sh",
+    cleanup="docker rm -f chat",
+)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from docker.models.containers import Container
 
+from .challenge import Challenge, Check
 from .framework import Lab, LessonFailed, Param, Step, docker_time, wait_for_health
 
 TITLE = "Multi-container dependencies"
@@ -242,3 +243,42 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
     )
     if not (clean and in_order):
         raise LessonFailed(f"The shutdown was not clean or not in reverse order: {report}.")
+
+
+# The challenge: start in order, the second only once the first is healthy. Each check is a
+# shell line that exits 0 once that part of the task is done, against your own engine.
+CHALLENGE = Challenge(
+    task=(
+        "On a network named stack, run db (busybox `sleep 3600`) with a health check, wait "
+        "until Docker says it is healthy, then run app (busybox `sleep 3600`) on the same "
+        "network. app must reach db by its name."
+    ),
+    checks=(
+        Check(
+            "The network stack exists",
+            "docker network inspect stack >/dev/null",
+            "`docker network create stack`",
+        ),
+        Check(
+            "db has a health check and is healthy",
+            """[ "$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' db)" = healthy ]""",
+            "Give it one: `--health-cmd true --health-interval 1s`; "
+            "`docker inspect -f '{{.State.Health.Status}}' db` shows where it stands.",
+        ),
+        Check(
+            "app reaches db by name",
+            "docker exec app ping -c 1 -W 2 db",
+            "Start app with `--network stack`: on a network of its own, Docker's DNS "
+            "answers with db's address.",
+        ),
+    ),
+    solution=(
+        "docker network create stack\n"
+        "docker run -d --name db --network stack --health-cmd true --health-interval 1s "
+        "busybox sleep 3600\n"
+        "until [ \"$(docker inspect -f '{{.State.Health.Status}}' db)\" = healthy ]; "
+        "do sleep 1; done\n"
+        "docker run -d --name app --network stack busybox sleep 3600"
+    ),
+    cleanup="docker rm -f app db; docker network rm stack",
+)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from docker.models.containers import Container
 
+from .challenge import Challenge, Check
 from .framework import Lab, LessonFailed, Param, Step, docker_time, items_until
 
 TITLE = "Log monitoring and event response"
@@ -177,3 +178,38 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
         "(the monitor's own record)",
         "\n".join(aggregated[-18:]),
     )
+
+
+# The challenge: a container that logs, with its log capped. Each check is a shell line that
+# exits 0 once that part of the task is done, against your own engine.
+CHALLENGE = Challenge(
+    task=(
+        "Run a container named ticker in the background: a loop that prints 'tick' every "
+        "second. Cap its log at 1 MB per file with a log option, and read it with "
+        "`docker logs`."
+    ),
+    checks=(
+        Check(
+            "ticker is running",
+            """[ "$(docker inspect -f '{{.State.Running}}' ticker)" = true ]""",
+            "`docker run -d --name ticker busybox sh -c 'while true; do echo tick; sleep 1; done'`",
+        ),
+        Check(
+            "Its log holds at least 3 ticks",
+            """[ "$(docker logs ticker 2>&1 | grep -c '^tick')" -ge 3 ]""",
+            "Each `echo tick` is one line of its log; give it three seconds, then "
+            "`docker logs ticker`.",
+        ),
+        Check(
+            "Its log is capped (max-size)",
+            """[ -n "$(docker inspect -f '{{index .HostConfig.LogConfig.Config "max-size"}}' ticker)" ]""",
+            "Log options are set when the container is created: remove it and run it again "
+            "with `--log-opt max-size=1m`.",
+        ),
+    ),
+    solution=(
+        "docker run -d --name ticker --log-opt max-size=1m busybox "
+        "sh -c 'while true; do echo tick; sleep 1; done'"
+    ),
+    cleanup="docker rm -f ticker",
+)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .challenge import Challenge, Check
 from .framework import Lab, LessonFailed, Param, Step, resource_use, wait_for_health, wait_until
 
 TITLE = "Health monitoring and recovery"
@@ -174,3 +175,37 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
             "Neither Docker nor the kernel's cgroup files gave the memory use of a running "
             "container; the engine's log says why (make logs)."
         )
+
+
+# The challenge: a health check and a restart policy of your own. Each check is a shell line
+# that exits 0 once that part of the task is done, against your own engine.
+CHALLENGE = Challenge(
+    task=(
+        "Run a container named web whose command creates /tmp/ok and then waits "
+        "(`sleep 3600`), with a health check `test -f /tmp/ok` run every second and the "
+        "restart policy on-failure. Wait until Docker reports it healthy."
+    ),
+    checks=(
+        Check(
+            "web restarts on failure",
+            """[ "$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' web)" = on-failure ]""",
+            "The policy is set at creation: `--restart on-failure`.",
+        ),
+        Check(
+            "web has a health check",
+            """[ -n "$(docker inspect -f '{{if .Config.Healthcheck}}{{.Config.Healthcheck.Test}}{{end}}' web)" ]""",
+            "`--health-cmd 'test -f /tmp/ok' --health-interval 1s`",
+        ),
+        Check(
+            "web is healthy",
+            """[ "$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' web)" = healthy ]""",
+            "The check passes once /tmp/ok exists: the command must create it, "
+            "`sh -c 'touch /tmp/ok; sleep 3600'`.",
+        ),
+    ),
+    solution=(
+        "docker run -d --name web --restart on-failure --health-cmd 'test -f /tmp/ok' "
+        "--health-interval 1s busybox sh -c 'touch /tmp/ok; sleep 3600'"
+    ),
+    cleanup="docker rm -f web",
+)

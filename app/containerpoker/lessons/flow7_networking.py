@@ -14,6 +14,7 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Iterator
 
+from .challenge import Challenge, Check
 from .framework import Lab, LessonFailed, Param, Step, wait_until
 
 TITLE = "Networking"
@@ -157,3 +158,41 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
     )
     if not both_failed:
         raise LessonFailed("A container on another network reached the web server: no isolation.")
+
+
+# The challenge: two containers that find each other by name on their own network. Each
+# check is a shell line that exits 0 once that part of the task is done, on your own engine.
+CHALLENGE = Challenge(
+    task=(
+        "Create a network named shop and run two containers on it: web, a web server on "
+        "port 80 (busybox's `httpd -f -p 80 -h /www`, with a page in /www/index.html), and "
+        "client (`sleep 3600`). Make web answer client by name."
+    ),
+    checks=(
+        Check(
+            "The network shop exists",
+            "docker network inspect shop >/dev/null",
+            "`docker network create shop`",
+        ),
+        Check(
+            "web and client are both on shop",
+            "for name in web client; do docker inspect -f "
+            "'{{range $net, $_ := .NetworkSettings.Networks}}{{$net}} {{end}}' $name "
+            "| grep -qw shop || exit 1; done",
+            "Start each with `--network shop` (or `docker network connect shop client`).",
+        ),
+        Check(
+            "client gets web's page by name",
+            """docker exec client sh -c 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 web 80' | grep -q ' 200 '""",
+            "web must serve a page: `sh -c 'mkdir -p /www && echo hello > /www/index.html "
+            "&& httpd -f -p 80 -h /www'`; names resolve only on the same network.",
+        ),
+    ),
+    solution=(
+        "docker network create shop\n"
+        "docker run -d --name web --network shop busybox "
+        "sh -c 'mkdir -p /www && echo hello > /www/index.html && httpd -f -p 80 -h /www'\n"
+        "docker run -d --name client --network shop busybox sleep 3600"
+    ),
+    cleanup="docker rm -f web client; docker network rm shop",
+)

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .challenge import Challenge, Check
 from .framework import Lab, LessonFailed, Param, Step
 
 TITLE = "Volumes and data"
@@ -188,3 +189,39 @@ def run(lab: Lab, params: dict) -> Iterator[Step]:
     )
     if code != 0 or heard != "shared by two containers":
         raise LessonFailed(f"The second container did not see the first one's file ({heard!r}).")
+
+
+# The challenge: data that outlives the container that wrote it. Each check is a shell line
+# that exits 0 once that part of the task is done, against your own engine.
+CHALLENGE = Challenge(
+    task=(
+        "Create a volume named notes. With a container named writer, write 'kept' into "
+        "hello.txt on it, then remove writer. Then run a container named reader with the "
+        "same volume that prints the file."
+    ),
+    checks=(
+        Check(
+            "The volume notes exists",
+            "docker volume inspect notes >/dev/null",
+            "`docker volume create notes`",
+        ),
+        Check(
+            "reader printed kept from notes",
+            "docker inspect -f '{{range .Mounts}}{{.Name}} {{end}}' reader | grep -qw notes "
+            "&& docker logs reader 2>&1 | grep -qx kept",
+            "`docker run --name reader -v notes:/data busybox cat /data/hello.txt`",
+        ),
+        Check(
+            "writer is gone: only reader uses notes",
+            """[ "$(docker ps -aq --filter volume=notes | wc -l)" -eq 1 ]""",
+            "The point is that the data outlives its writer: `docker rm writer`.",
+        ),
+    ),
+    solution=(
+        "docker volume create notes\n"
+        "docker run --name writer -v notes:/data busybox sh -c 'echo kept > /data/hello.txt'\n"
+        "docker rm writer\n"
+        "docker run --name reader -v notes:/data busybox cat /data/hello.txt"
+    ),
+    cleanup="docker rm -f reader writer; docker volume rm notes",
+)

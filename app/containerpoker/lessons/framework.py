@@ -8,11 +8,14 @@ import queue
 import re
 import secrets
 import socket
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import docker
@@ -24,6 +27,7 @@ from docker.types import LogConfig
 from ..config import Settings
 from ..engine import cgroups
 from ..errors import ContainerPokerError, EngineUnavailable, InvalidRequest
+from .challenge import Challenge
 
 LESSON_MODULES = [
     "flow1_hello",
@@ -133,6 +137,7 @@ class Lesson:
     params: tuple[Param, ...]
     run: Callable[[Lab, dict], Iterator[Step]]
     source: str = ""
+    challenge: Challenge | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -142,6 +147,7 @@ class Lesson:
             "category": self.category,
             "goal": self.goal,
             "params": [p.as_dict() for p in self.params],
+            "challenge": self.challenge.as_dict() if self.challenge else None,
         }
 
 
@@ -379,37 +385,52 @@ def resource_use(container: Container) -> ResourceUse:
     )
 
 
-def _load() -> dict[int, Lesson]:
-    found: dict[int, Lesson] = {}
-    for module_name in LESSON_MODULES:
-        module = importlib.import_module(f"{__package__}.{module_name}")
-        doc = module.__doc__ or ""
-        if "LEARNING GOAL" not in doc:
-            raise RuntimeError(f"lesson {module_name} has no LEARNING GOAL docstring")
-        goal = doc.split("LEARNING GOAL", 1)[1].lstrip(": \n").split("\n\n")[0]
-        number = int(module_name.removeprefix("flow").split("_")[0])
-        found[number] = Lesson(
-            number=number,
-            slug=module_name.split("_", 1)[1],
-            title=module.TITLE,
-            category=module.CATEGORY,
-            goal=" ".join(goal.split()),
-            params=tuple(module.PARAMS),
-            run=module.run,
-            source=module.__file__ or "",
-        )
-    return dict(sorted(found.items()))
+def lesson_from(module: ModuleType) -> Lesson:
+    """The :class:`Lesson` a lesson module declares (``RuntimeError`` naming what it lacks)."""
+    module_name = module.__name__.rsplit(".", 1)[-1]
+    doc = module.__doc__ or ""
+    if "LEARNING GOAL" not in doc:
+        raise RuntimeError(f"lesson {module_name} has no LEARNING GOAL docstring")
+    for name in ("TITLE", "CATEGORY", "PARAMS", "run", "CHALLENGE"):
+        if not hasattr(module, name):
+            raise RuntimeError(f"lesson {module_name} defines no {name}")
+    goal = doc.split("LEARNING GOAL", 1)[1].lstrip(": \n").split("\n\n")[0]
+    return Lesson(
+        number=int(module_name.removeprefix("flow").split("_")[0]),
+        slug=module_name.split("_", 1)[1],
+        title=module.TITLE,
+        category=module.CATEGORY,
+        goal=" ".join(goal.split()),
+        params=tuple(module.PARAMS),
+        run=module.run,
+        source=module.__file__ or "",
+        challenge=module.CHALLENGE,
+    )
 
 
-_LESSONS: dict[int, Lesson] | None = None
+# The lessons, and the modification time of each one's file when it was loaded: a lesson
+# whose file changed (edited in development mode) is loaded again on its next use.
+_LESSONS: dict[int, Lesson] = {}
+_LOADED: dict[str, int] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def lessons() -> dict[int, Lesson]:
-    """Every lesson, by number."""
-    global _LESSONS
-    if _LESSONS is None:
-        _LESSONS = _load()
-    return _LESSONS
+    """Every lesson, by number (a lesson file changed since it was loaded is loaded again)."""
+    with _LOAD_LOCK:
+        for module_name in LESSON_MODULES:
+            full_name = f"{__package__}.{module_name}"
+            module = sys.modules.get(full_name)
+            if module is None:
+                module = importlib.import_module(full_name)
+            elif Path(module.__file__).stat().st_mtime_ns == _LOADED.get(module_name):
+                continue  # loaded, and unchanged since
+            else:
+                module = importlib.reload(module)
+            _LOADED[module_name] = Path(module.__file__).stat().st_mtime_ns
+            lesson = lesson_from(module)
+            _LESSONS[lesson.number] = lesson
+        return dict(sorted(_LESSONS.items()))
 
 
 def find(ref: int | str) -> Lesson:

@@ -2,8 +2,9 @@
 
 ``create_app()`` builds it; gunicorn serves ``containerpoker.portal:create_app()``
 (see ``containerpoker portal``). Blueprints: ``auth`` (login/register pages), ``pages``
-(dashboard, containers), ``admin``, ``api`` (the JSON API), ``lessons``, ``terminal`` and
-``metrics`` and ``vendor`` (browser libraries from npm). Every behaviour lives in the core (``containerpoker.platform``, one per app);
+(dashboard, containers), ``admin``, ``api`` (the JSON API), ``lessons``, ``terminal``,
+``challenges`` (lessons' challenges and progress), ``editor`` (lessons edited in development
+mode), ``metrics`` and ``vendor`` (browser libraries from npm). Every behaviour lives in the core (``containerpoker.platform``, one per app);
 these are thin adapters that share only ``context``, ``bodies``, ``errors`` and ``security``.
 """
 
@@ -39,7 +40,20 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     if test_config:
         app.config.update(test_config)
 
-    from . import admin, api, auth, errors, lessons, metrics, pages, security, terminal, vendor
+    from . import (
+        admin,
+        api,
+        auth,
+        challenges,
+        editor,
+        errors,
+        lessons,
+        metrics,
+        pages,
+        security,
+        terminal,
+        vendor,
+    )
 
     security.init_app(app, platform)
     errors.init_app(app)
@@ -52,4 +66,6 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     terminal.sock.init_app(app)
     app.register_blueprint(terminal.bp)
     app.register_blueprint(vendor.bp)
+    app.register_blueprint(challenges.bp)
+    app.register_blueprint(editor.bp)
     return app

@@ -93,6 +93,12 @@ class LessonRun(Body):
         return dict(self.model_extra or {})
 
 
+class LessonSource(Body):
+    """A lesson's whole new source (development mode)."""
+
+    source: Annotated[str, Field(max_length=200_000)]
+
+
 _WHAT = {
     "string_type": "must be text",
     "string_too_long": "must be text of at most {max_length} characters",

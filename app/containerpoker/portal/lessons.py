@@ -31,7 +31,9 @@ def lessons_page():
     by_category: dict[str, list] = {}
     for lesson in get_platform().lessons().values():
         by_category.setdefault(lesson.category, []).append(lesson)
-    return render_template("lessons.html", user=page_user(), by_category=by_category)
+    user = page_user()
+    progress = get_platform().classroom.my_progress(user.username)
+    return render_template("lessons.html", user=user, by_category=by_category, progress=progress)
 
 
 @bp.get("/lessons/<int:number>/source")

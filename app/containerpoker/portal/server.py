@@ -90,6 +90,7 @@ def serve(
     if dev:
         app = create_app(settings=settings)
         app.config["TEMPLATES_AUTO_RELOAD"] = True
+        app.config["LESSON_EDITING"] = True  # with one local user (portal/editor.py)
         if os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # the reloader's serving child
             app.extensions["containerpoker"].warm_up()
         else:  # the reloader's own process: it lives as long as `make dev`

@@ -26,6 +26,12 @@ from .security import page_login_required, page_user, portal_url
 bp = Blueprint("terminal", __name__)
 sock = Sock()
 
+# xterm.js adds <style> elements for its colours and sizes: allowed on terminal pages only.
+TERMINAL_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
 
 @bp.get("/lessons/terminal")
 @page_login_required()
@@ -34,15 +40,12 @@ def terminal_page():
     response = make_response(
         render_template("terminal.html", user=page_user(), installed=installed)
     )
-    # xterm.js adds <style> elements for its colours and sizes: allowed on this page only.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )
+    response.headers["Content-Security-Policy"] = TERMINAL_CSP
     return response
 
 
-def _allowed_origin() -> bool:
+def allowed_origin() -> bool:
+    """The WebSocket comes from the portal's own pages (not another site using the cookie)."""
     origin = request.headers.get("Origin", "")
     settings = get_platform().settings
     return origin.rstrip("/") == portal_url(settings).rstrip("/") or origin.rstrip("/") == (
@@ -52,7 +55,7 @@ def _allowed_origin() -> bool:
 
 @sock.route("/ws/lessons/shell", bp=bp)
 def shell(ws) -> None:
-    if not _allowed_origin():
+    if not allowed_origin():
         ws.close(reason=1008, message="This terminal opens only from the portal's own pages.")
         return
     try:

@@ -1,5 +1,6 @@
 """Browser libraries from npm (``make assets`` installs them into ``node_modules/``), served
-at ``/vendor/<name>``: xterm.js for the lesson terminal, Swagger UI for ``/api/docs``.
+at ``/vendor/<name>``: xterm.js for the lesson terminals, Swagger UI for ``/api/docs``,
+CodeMirror 5 for editing a lesson in development mode.
 
 Only the files named here are served; nothing from npm is ever copied into the repository.
 """
@@ -19,6 +20,9 @@ FILES = {
     "xterm.css": "@xterm/xterm/css",
     "swagger-ui-bundle.js": "swagger-ui-dist",
     "swagger-ui.css": "swagger-ui-dist",
+    "codemirror.js": "codemirror/lib",
+    "codemirror.css": "codemirror/lib",
+    "python.js": "codemirror/mode/python",
 }
 
 

@@ -461,25 +461,123 @@ function setupLessons() {
 
 // -- the lesson terminal (xterm.js over a WebSocket) --------------------------------
 
-function setupTerminal() {
+function setupTerminal(connected, ended) {
   const box = document.getElementById("terminal");
-  if (!box || !window.Terminal) return;
+  if (!box || !window.Terminal) return null;
   const state = document.getElementById("terminal-state");
   const term = new window.Terminal({ cols: 100, rows: 24, convertEol: false, cursorBlink: true });
   term.open(box);
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   const socket = new WebSocket(scheme + location.host + box.dataset.socket);
   socket.onopen = () => {
-    state.textContent = "Connected: a fresh container is yours until you exit or leave the page.";
+    state.textContent = connected || "Connected: a fresh container is yours until you exit or leave the page.";
     socket.send("\u0000" + JSON.stringify({ cols: term.cols, rows: term.rows }));
     term.focus();
   };
   socket.onmessage = (event) => term.write(event.data);
   socket.onclose = (event) => {
-    state.textContent = "Session ended" + (event.reason ? ": " + event.reason : ".") + " The container is removed.";
+    state.textContent = "Session ended" + (event.reason ? ": " + event.reason : ".") + (ended || " The container is removed.");
   };
   term.onData((data) => { if (socket.readyState === WebSocket.OPEN) socket.send(data); });
   window.addEventListener("pagehide", () => socket.close());
+  return socket;
+}
+
+// -- a lesson's challenge: live checks and a terminal on the learner's own engine ------
+
+function renderChecks(result) {
+  const state = document.getElementById("challenge-state");
+  if (result.error) { state.textContent = "The checks could not run: " + result.error; return; }
+  let passed = 0;
+  for (const check of result.checks) {
+    const li = document.querySelector(`#checks [data-check="${check.index}"]`);
+    if (!li) continue;
+    if (check.passed) passed += 1;
+    li.className = "check " + check.state;
+    li.querySelector(".state").textContent = check.state;
+    li.querySelector(".check-hint").hidden = check.passed;
+    const output = li.querySelector(".check-output");
+    output.textContent = check.output ? "saw: " + check.output : "";
+    output.hidden = check.passed || !check.output;
+  }
+  state.textContent = result.passed
+    ? "Every check passes: challenge passed!"
+    : `${passed} of ${result.checks.length} checks pass.`;
+  state.className = result.passed ? "hint passed" : "hint";
+}
+
+async function setupChallenge() {
+  const box = document.getElementById("challenge");
+  if (!box || box.dataset.enabled !== "yes") return;
+  const lesson = box.dataset.lesson;
+  const termState = document.getElementById("terminal-state");
+  try {
+    renderChecks(await api("POST", `/api/lessons/${lesson}/challenge`));
+  } catch (e) { termState.textContent = e.message; return; }
+  const source = new EventSource(`/api/lessons/${lesson}/challenge`);
+  source.addEventListener("checks", (event) => renderChecks(JSON.parse(event.data)));
+  const socket = setupTerminal(
+    "Connected to your own Docker engine: try `docker ps`.",
+    " Your engine stays a few minutes, with what you made in it: reload the page to go on.",
+  );
+  document.getElementById("leave-engine").addEventListener("click", async () => {
+    source.close();
+    if (socket) socket.close();
+    try {
+      await api("DELETE", "/api/lessons/challenge/engine");
+      termState.textContent = "Your engine is removed. Reload the page for a fresh one.";
+    } catch (e) { flash(e.message, "error"); }
+  });
+  window.addEventListener("pagehide", () => source.close());
+}
+
+// -- editing a lesson (development mode) -------------------------------------------------
+
+function setupEditor() {
+  setupLessons();  // the Run button
+  const box = document.getElementById("editor");
+  if (!box || box.dataset.allowed !== "yes") return;
+  const lesson = box.dataset.lesson;
+  const area = document.getElementById("source");
+  const state = document.getElementById("editor-state");
+  const editor = window.CodeMirror
+    ? window.CodeMirror.fromTextArea(area, { mode: "python", lineNumbers: true, indentUnit: 4 })
+    : null;
+  let marked = null;
+  const unmark = () => {
+    if (editor && marked !== null) editor.removeLineClass(marked, "background", "error-line");
+    marked = null;
+  };
+  document.getElementById("save-source").addEventListener("click", async () => {
+    unmark();
+    try {
+      await api("PUT", `/api/lessons/${lesson}/source`, { source: editor ? editor.getValue() : area.value });
+      state.textContent = "Saved: the next run uses it.";
+      state.className = "hint passed";
+    } catch (e) {
+      state.textContent = e.message;
+      state.className = "form-error";
+      const line = (e.message.match(/^Line (\d+):/) || [])[1];
+      if (editor && line) {
+        marked = Number(line) - 1;
+        editor.addLineClass(marked, "background", "error-line");
+        editor.scrollIntoView({ line: marked, ch: 0 });
+      }
+    }
+  });
+  document.getElementById("restore-source").addEventListener("click", async () => {
+    try {
+      const done = await api("DELETE", `/api/lessons/${lesson}/source`);
+      flashAfterReload(done.restored ? "The shipped version is back." : "This lesson was not edited.");
+    } catch (e) { flash(e.message, "error"); }
+  });
+}
+
+function showTimes() {
+  document.querySelectorAll("[data-ts]").forEach((node) => {
+    const ts = Number(node.dataset.ts);
+    node.textContent = ts ? new Date(ts * 1000).toLocaleString() : "—";
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -491,7 +589,10 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "containers") setupContainers();
   if (page === "admin") setupAdmin();
   if (page === "lessons") setupLessons();
-  if (page === "terminal") window.addEventListener("load", setupTerminal);
+  if (page === "terminal") window.addEventListener("load", () => setupTerminal());
+  if (page === "challenge") window.addEventListener("load", setupChallenge);
+  if (page === "editor") window.addEventListener("load", setupEditor);
+  showTimes();
   tickUptimes();
   setInterval(tickUptimes, 1000);
 });
