@@ -26,15 +26,26 @@ from .security import page_login_required, page_user, portal_url
 bp = Blueprint("terminal", __name__)
 sock = Sock()
 
-# Served from node_modules (installed by `make assets`), never from the repository.
-ASSETS = Path(__file__).resolve().parents[3] / "node_modules" / "@xterm" / "xterm"
+# xterm.js comes from npm, never from the repository: an installed wheel carries it in
+# static/vendor/ (hatch_build.py puts it there at build time); a checkout serves node_modules/
+# (installed by `make assets`).
+PACKAGED = Path(__file__).resolve().parent / "static" / "vendor"
+CHECKOUT = Path(__file__).resolve().parents[3] / "node_modules" / "@xterm" / "xterm"
 VENDOR_FILES = {"xterm.js": "lib", "xterm.css": "css"}
+
+
+def vendor_file(name: str) -> Path | None:
+    """Where the browser library file ``name`` is, or None when it is not installed."""
+    for path in (PACKAGED / name, CHECKOUT / VENDOR_FILES[name] / name):
+        if path.is_file():
+            return path
+    return None
 
 
 @bp.get("/lessons/terminal")
 @page_login_required()
 def terminal_page():
-    installed = (ASSETS / "lib" / "xterm.js").exists()
+    installed = vendor_file("xterm.js") is not None
     response = make_response(
         render_template("terminal.html", user=page_user(), installed=installed)
     )
@@ -48,10 +59,10 @@ def terminal_page():
 
 @bp.get("/vendor/<name>")
 def vendor(name: str):
-    folder = VENDOR_FILES.get(name)
-    if folder is None or not (ASSETS / folder / name).exists():
+    path = vendor_file(name) if name in VENDOR_FILES else None
+    if path is None:
         abort(404)
-    return send_from_directory(ASSETS / folder, name, max_age=3600)
+    return send_from_directory(path.parent, name, max_age=3600)
 
 
 def _allowed_origin() -> bool:
