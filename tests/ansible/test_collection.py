@@ -1,5 +1,5 @@
-"""The collection: ansible-doc renders every module, the modules behave (a playbook of
-register / changed / not changed / check_mode twins), and lessons.yml works as written."""
+"""The collection: ansible-doc renders every module, the modules behave (its integration
+targets, run by ansible-test), and lessons.yml and the admin playbooks work as written."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from ..conftest import make_env
 
 ROOT = Path(__file__).resolve().parents[2]
+COLLECTION = ROOT / "collections/ansible_collections/containerpoker/lab"
 BIN = Path(sys.executable).parent
 MODULES = [
     "pool_init",
@@ -49,14 +50,37 @@ def test_ansible_doc_renders_every_module(module):
     assert "ATTRIBUTES" in shown.stdout and "check_mode" in shown.stdout
 
 
-def test_modules_change_what_they_say_and_nothing_twice(tmp_path, instance):
-    env = make_env(tmp_path, instance, CONTAINERPOKER_RUNTIMES="nginx")
+def test_the_collections_integration_targets_pass_against_the_real_engine(tmp_path, instance):
+    """`ansible-test integration` runs tests/integration/targets/<module> (register, changed,
+    not changed, check_mode and diff twins) against this test's own platform."""
+    env = make_env(
+        tmp_path,
+        instance,
+        CONTAINERPOKER_RUNTIMES="nginx",
+        CONTAINERPOKER_NGINX_LIFETIME="1h",
+        CONTAINERPOKER_NGINX_RENEWALS="1",
+    )
     config = {k.removeprefix("CONTAINERPOKER_"): v for k, v in env.items()}
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({"cp_config": config}))
-    played = run(["ansible-playbook", "tests/ansible/playbooks/modules.yml", "-e", f"@{extra}"])
-    assert played.returncode == 0, played.stdout[-4000:] + played.stderr[-2000:]
-    assert "failed=0" in played.stdout
+    # ansible-test passes this file to every target as extra variables.
+    (COLLECTION / "tests/integration/integration_config.yml").write_text(
+        json.dumps({"cp_config": config})
+    )
+    targets = sorted(
+        p.name for p in (COLLECTION / "tests/integration/targets").iterdir() if p.name in MODULES
+    )
+    assert targets == sorted(MODULES), "every module has its integration target"
+    python = "{}.{}".format(*sys.version_info[:2])
+    done = subprocess.run(
+        [str(BIN / "ansible-test"), "integration", "--python", python, "--color", "no"],
+        cwd=COLLECTION,
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    ran = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("Running ")]
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert sorted(ran) == sorted(MODULES), ran
 
 
 def test_lessons_playbook_as_written(tmp_path, instance):
@@ -214,39 +238,3 @@ def test_admin_playbooks_renew_release_and_reset_one_container(tmp_path, instanc
     assert released.returncode == 0 and f"released {box.name}" in released.stdout
     mine = play("op=list", "user=ada")
     assert "no containers" in mine.stdout, mine.stdout[-2000:]
-
-
-def test_container_renew_renews_once_per_run_and_its_check_mode_twin_changes_nothing(
-    tmp_path, instance
-):
-    from containerpoker.config import load_settings
-    from containerpoker.platform import Platform
-
-    env = make_env(
-        tmp_path,
-        instance,
-        CONTAINERPOKER_RUNTIMES="nginx",
-        CONTAINERPOKER_NGINX_LIFETIME="1h",
-        CONTAINERPOKER_NGINX_RENEWALS="1",
-    )
-    config = {k.removeprefix("CONTAINERPOKER_"): v for k, v in env.items()}
-    with Platform(load_settings(env=env)) as platform:
-        platform.pool.init()
-        box = platform.pool.claim("ada", "nginx")
-
-        def renew(*flags: str):
-            args = json.dumps({"container": box.name, "owner": "ada", "config": config})
-            done = run(
-                ["ansible", "localhost", "-m", "containerpoker.lab.container_renew"]
-                + ["-a", args, *flags]
-            )
-            return done.returncode, done.stdout
-
-        code, out = renew("--check", "--diff")
-        assert code == 0 and "CHANGED" in out and "renewed " + box.name in out, out
-        assert platform.pool.get(box.name).renewals_left == 1  # check mode renewed nothing
-        code, out = renew()
-        assert code == 0 and "CHANGED" in out, out
-        assert platform.pool.get(box.name).renewals_left == 0
-        code, out = renew()
-        assert code != 0 and "the most allowed" in out, out
