@@ -50,6 +50,7 @@ def test_ansible_doc_renders_every_module(module):
     assert "ATTRIBUTES" in shown.stdout and "check_mode" in shown.stdout
 
 
+@pytest.mark.timeout(1800)  # nine ansible-playbook runs; minutes on a loaded machine
 def test_the_collections_integration_targets_pass_against_the_real_engine(tmp_path, instance):
     """`ansible-test integration` runs tests/integration/targets/<module> (register, changed,
     not changed, check_mode and diff twins) against this test's own platform."""
