@@ -63,22 +63,24 @@ def test_the_collections_integration_targets_pass_against_the_real_engine(tmp_pa
     )
     config = {k.removeprefix("CONTAINERPOKER_"): v for k, v in env.items()}
     # ansible-test passes this file to every target as extra variables.
-    (COLLECTION / "tests/integration/integration_config.yml").write_text(
-        json.dumps({"cp_config": config})
-    )
+    settings = COLLECTION / "tests/integration/integration_config.yml"
+    settings.write_text(json.dumps({"cp_config": config}) + "\n")
     targets = sorted(
         p.name for p in (COLLECTION / "tests/integration/targets").iterdir() if p.name in MODULES
     )
     assert targets == sorted(MODULES), "every module has its integration target"
     python = "{}.{}".format(*sys.version_info[:2])
-    done = subprocess.run(
-        [str(BIN / "ansible-test"), "integration", "--python", python, "--color", "no"],
-        cwd=COLLECTION,
-        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    try:
+        done = subprocess.run(
+            [str(BIN / "ansible-test"), "integration", "--python", python, "--color", "no"],
+            cwd=COLLECTION,
+            env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+    finally:
+        settings.unlink()
     ran = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("Running ")]
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
     assert sorted(ran) == sorted(MODULES), ran

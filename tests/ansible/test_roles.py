@@ -15,7 +15,8 @@ import pytest
 from ..conftest import TEST_SELECTOR
 from .test_collection import run
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.converge]
+# site.yml twice on a fresh host: minutes, many more on a loaded machine.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.converge, pytest.mark.timeout(2700)]
 
 # systemd and a nested Docker engine without --privileged (which fails on these machines).
 # SYS_PTRACE: runc opens /proc/<pid>/ns/* of the target to `docker exec` (and so to run health
