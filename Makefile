@@ -126,5 +126,5 @@ host-check: ## Check what `vagrant up` needs on this host, saying what to do for
 box: ## Build the offline Debian bookworm box from Debian packages and add it (containerpoker/bookworm)
 	@scripts/box.sh
 
-test-vm: engine sync images ## vagrant up for real, check the portal and a lesson from the host, destroy
+test-vm: engine sync images test-deps ## vagrant up for real, check the portal, lesson 2's terminal in Chromium and lesson 1 from the host, destroy
 	@scripts/test-vm.sh

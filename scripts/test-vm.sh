@@ -4,7 +4,9 @@
 #   2. vagrant up (libvirt; site.yml with inventories/vagrant), under a timeout: vagrant-libvirt's
 #      wait for an address ignores boot_timeout and can hang
 #   3. from the host: the portal answers; a user registers, claims an nginx container over the
-#      API and fetches its URL; `vagrant ssh -c` runs lesson 1
+#      API and fetches its URL; Chromium opens lesson 2's terminal page as that user and types a
+#      command into it (tests/browser_terminal.py: xterm.js reached the VM in the wheel);
+#      `vagrant ssh -c` runs lesson 1
 #   4. vagrant destroy -f, whatever happened
 set -euo pipefail
 
@@ -45,8 +47,12 @@ timeout "$UP_TIMEOUT" vagrant up --provider libvirt 2>&1 \
 (( up_status == 0 )) || fail "vagrant up did not finish (exit $up_status)"
 say "vagrant up took $(( $(date +%s) - started )) s"
 
+# The user the checks register, then log in as in Chromium.
+CONTAINERPOKER_CHECK_USER=vm$(python3 -c 'import secrets; print(secrets.token_hex(3))')
+CONTAINERPOKER_CHECK_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))')
+export CONTAINERPOKER_CHECK_USER CONTAINERPOKER_CHECK_PASSWORD
 python3 - "$PORTAL_IP" <<'EOF'
-import json, secrets, sys, time, urllib.request
+import json, os, sys, time, urllib.request
 base = f"http://{sys.argv[1]}:5000"
 def call(path, body=None, token=None):
     request = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
@@ -55,7 +61,7 @@ def call(path, body=None, token=None):
         return response.status, response.read()
 status, page = call("/login")
 assert status == 200 and b"Log in" in page, "the portal's login page"
-name, password = "vm" + secrets.token_hex(3), secrets.token_urlsafe(16)
+name, password = os.environ["CONTAINERPOKER_CHECK_USER"], os.environ["CONTAINERPOKER_CHECK_PASSWORD"]
 call("/api/auth/register", {"username": name, "email": f"{name}@example.org", "password": password})
 token = json.loads(call("/api/auth/login", {"username": name, "password": password})[1])["access_token"]
 started = time.perf_counter()
@@ -65,6 +71,9 @@ with urllib.request.urlopen(box["url"], timeout=30) as response:
     assert response.status == 200 and b"nginx" in response.read()
 print(f"[test-vm] portal answers; {name} claimed {box['name']} in {claimed * 1000:.0f} ms; {box['url']} serves")
 EOF
+say "lesson 2's terminal in Chromium ..."
+python3 tests/browser_terminal.py "http://$PORTAL_IP:5000" var/test-vm-terminal.png \
+    || fail "lesson 2's terminal page did not run a typed command (see the error above)"
 say "the recovery timer and the watcher inside the VM ..."
 vagrant ssh -c "systemctl list-timers containerpoker-recovery.timer --no-pager; systemctl is-active containerpoker-watch containerpoker-portal" \
     | tee var/test-vm-units.log

@@ -1,5 +1,5 @@
-"""The collection: ansible-doc renders every module, the modules behave (a playbook of
-register / changed / not changed / check_mode twins), and lessons.yml works as written."""
+"""The collection: ansible-doc renders every module, the modules behave (its integration
+targets, run by ansible-test), and lessons.yml and the admin playbooks work as written."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from ..conftest import make_env
 
 ROOT = Path(__file__).resolve().parents[2]
+COLLECTION = ROOT / "collections/ansible_collections/containerpoker/lab"
 BIN = Path(sys.executable).parent
 MODULES = [
     "pool_init",
@@ -49,14 +50,40 @@ def test_ansible_doc_renders_every_module(module):
     assert "ATTRIBUTES" in shown.stdout and "check_mode" in shown.stdout
 
 
-def test_modules_change_what_they_say_and_nothing_twice(tmp_path, instance):
-    env = make_env(tmp_path, instance, CONTAINERPOKER_RUNTIMES="nginx")
+@pytest.mark.timeout(1800)  # nine ansible-playbook runs; minutes on a loaded machine
+def test_the_collections_integration_targets_pass_against_the_real_engine(tmp_path, instance):
+    """`ansible-test integration` runs tests/integration/targets/<module> (register, changed,
+    not changed, check_mode and diff twins) against this test's own platform."""
+    env = make_env(
+        tmp_path,
+        instance,
+        CONTAINERPOKER_RUNTIMES="nginx",
+        CONTAINERPOKER_NGINX_LIFETIME="1h",
+        CONTAINERPOKER_NGINX_RENEWALS="1",
+    )
     config = {k.removeprefix("CONTAINERPOKER_"): v for k, v in env.items()}
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({"cp_config": config}))
-    played = run(["ansible-playbook", "tests/ansible/playbooks/modules.yml", "-e", f"@{extra}"])
-    assert played.returncode == 0, played.stdout[-4000:] + played.stderr[-2000:]
-    assert "failed=0" in played.stdout
+    # ansible-test passes this file to every target as extra variables.
+    settings = COLLECTION / "tests/integration/integration_config.yml"
+    settings.write_text(json.dumps({"cp_config": config}) + "\n")
+    targets = sorted(
+        p.name for p in (COLLECTION / "tests/integration/targets").iterdir() if p.name in MODULES
+    )
+    assert targets == sorted(MODULES), "every module has its integration target"
+    python = "{}.{}".format(*sys.version_info[:2])
+    try:
+        done = subprocess.run(
+            [str(BIN / "ansible-test"), "integration", "--python", python, "--color", "no"],
+            cwd=COLLECTION,
+            env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+    finally:
+        settings.unlink()
+    ran = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("Running ")]
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert sorted(ran) == sorted(MODULES), ran
 
 
 def test_lessons_playbook_as_written(tmp_path, instance):
@@ -74,7 +101,10 @@ def test_lessons_playbook_as_written(tmp_path, instance):
         assert "Say which lesson to run" in refused.stdout and words in refused.stdout
 
 
+@pytest.mark.slow
 def test_admin_playbooks_do_what_they_say(tmp_path, instance):
+    """Every user and pool operation of the CLI, in its playbook form; passwords from the
+    environment or a vault file, never shown; no reserved variable names."""
     env = make_env(
         tmp_path, instance, CONTAINERPOKER_RUNTIMES="nginx", CONTAINERPOKER_NGINX_WARM="1"
     )
@@ -82,53 +112,99 @@ def test_admin_playbooks_do_what_they_say(tmp_path, instance):
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps({"platform_config": config}))
 
-    def play(book, *pairs):
-        args = ["ansible-playbook", f"playbooks/admin/{book}.yml", "-e", f"@{extra}"]
+    def play(book, *pairs, env=None, args=()):
+        command = ["ansible-playbook", f"playbooks/admin/{book}.yml", "-e", f"@{extra}", *args]
         for pair in pairs:
-            args += ["-e", pair]
-        return run(args)
+            command += ["-e", pair]
+        done = run(command, env=env)
+        assert "reserved name" not in done.stderr, done.stderr
+        return done
 
+    secret = "a long enough passphrase"
     made = play(
         "users",
-        "action=create",
+        "op=create",
         "user=ada",
         "email=ada@example.org",
-        '{"password": "a long enough passphrase"}',
+        env={"CONTAINERPOKER_PASSWORD": secret},
     )
     assert made.returncode == 0 and "created ada" in made.stdout, made.stdout[-2000:]
-    promoted = play("users", "action=promote", "user=ada")
+    assert secret not in made.stdout + made.stderr
+    # No password at all, and no terminal to ask at: refused with what to do.
+    unasked = play("users", "op=create", "user=bob", "email=bob@example.org")
+    assert unasked.returncode == 2 and "Never pass it with -e" in unasked.stdout
+    # From a vault file: the same password again changes nothing, a new one is set.
+    vault_pass = tmp_path / "vault-pass"
+    vault_pass.write_text("vault key for the test\n")
+    secrets_file = tmp_path / "secrets.yml"
+    for password, words in (
+        (secret, "nothing to do: ada"),
+        ("a new passphrase", "set the password of ada"),
+    ):
+        secrets_file.write_text(f"user_password: {password}\n")
+        encrypted = run(
+            [
+                "ansible-vault",
+                "encrypt",
+                "--vault-password-file",
+                str(vault_pass),
+                str(secrets_file),
+            ]
+        )
+        assert encrypted.returncode == 0, encrypted.stderr
+        changed = play(
+            "users",
+            "op=password",
+            "user=ada",
+            f"@{secrets_file}",
+            args=("--vault-password-file", str(vault_pass)),
+        )
+        assert changed.returncode == 0 and words in changed.stdout, changed.stdout[-2000:]
+        assert password not in changed.stdout + changed.stderr
+    promoted = play("users", "op=promote", "user=ada")
     assert "promoted ada" in promoted.stdout
-    listed = play("users", "action=list")
+    listed = play("users", "op=list")
     assert listed.returncode == 0 and '"ada"' in listed.stdout, listed.stdout[-2000:]
-    refused = play("users", "action=rename")
-    assert refused.returncode == 2 and "one of list, create, delete, promote" in refused.stdout
+    refused = play("users", "op=rename")
+    assert (
+        refused.returncode == 2
+        and "one of list, create, password, promote, delete" in refused.stdout
+    )
 
-    resized = play("pool", "action=resize", "runtime=nginx", "count=2")
+    resized = play("pool", "op=resize", "runtime=nginx", "count=2", args=("--diff",))
     assert resized.returncode == 0, resized.stdout[-2000:]
     assert "nginx: warm size 1 -> 2" in resized.stdout and "nginx: 2 ready" in resized.stdout
-    added = play("pool", "action=add", "runtime=nginx", "count=1")
+    assert '-        "warm": 1' in resized.stdout and '+        "warm": 2' in resized.stdout  # diff
+    added = play("pool", "op=add", "runtime=nginx", "count=1")
     assert "nginx: warm size 2 -> 3" in added.stdout and "nginx: 3 ready" in added.stdout
-    again = play("pool", "action=reinitialise", "runtime=nginx")
-    assert "replaced 3 containers" in again.stdout and "nginx: 3 ready" in again.stdout
-    nothing = play("pool", "action=release", "user=ada")
-    assert "released nothing" in nothing.stdout
-    status = play("pool", "action=status")
+    checked = play("pool", "op=resize", "runtime=nginx", "count=1", args=("--check",))
+    assert "nginx: warm size 3 -> 1" in checked.stdout and "target 3" in checked.stdout
+    again = play("pool", "op=reset", "runtime=nginx")
+    assert again.stdout.count("replaced cp-") == 3 and "nginx: 3 ready" in again.stdout, (
+        again.stdout[-2000:]
+    )
+    warmed = play("pool", "op=init")
+    assert warmed.returncode == 0 and "nothing changed" in warmed.stdout
+    nothing = play("pool", "op=release", "user=ada")
+    assert "nothing changed" in nothing.stdout
+    status = play("pool", "op=status")
     assert (
         "changed=0" in status.stdout
         and "nginx: 3 ready, 0 warming, 0 assigned, target 3" in status.stdout
     )
-    refused = play("pool", "action=grow")
+    listed = play("pool", "op=list", "runtime=nginx")
+    assert listed.stdout.count(" nginx ready - port ") == 3, listed.stdout[-2000:]
+    refused = play("pool", "op=grow")
     assert (
         refused.returncode == 2
-        and "one of status, add, resize, reinitialise, release" in refused.stdout
+        and "one of status, list, init, add, resize, reset, release, renew" in refused.stdout
     )
-    deleted = play("users", "action=delete", "user=ada")
+    deleted = play("users", "op=delete", "user=ada")
     assert deleted.returncode == 2 and "last admin" in deleted.stdout  # refused, as it should be
 
 
-def test_container_renew_renews_once_per_run_and_its_check_mode_twin_changes_nothing(
-    tmp_path, instance
-):
+@pytest.mark.slow
+def test_admin_playbooks_renew_release_and_reset_one_container(tmp_path, instance):
     from containerpoker.config import load_settings
     from containerpoker.platform import Platform
 
@@ -140,23 +216,28 @@ def test_container_renew_renews_once_per_run_and_its_check_mode_twin_changes_not
         CONTAINERPOKER_NGINX_RENEWALS="1",
     )
     config = {k.removeprefix("CONTAINERPOKER_"): v for k, v in env.items()}
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({"platform_config": config}))
+
+    def play(*pairs):
+        command = ["ansible-playbook", "playbooks/admin/pool.yml", "-e", f"@{extra}"]
+        for pair in pairs:
+            command += ["-e", pair]
+        return run(command)
+
     with Platform(load_settings(env=env)) as platform:
         platform.pool.init()
         box = platform.pool.claim("ada", "nginx")
-
-        def renew(*flags: str):
-            args = json.dumps({"container": box.name, "owner": "ada", "config": config})
-            done = run(
-                ["ansible", "localhost", "-m", "containerpoker.lab.container_renew"]
-                + ["-a", args, *flags]
-            )
-            return done.returncode, done.stdout
-
-        code, out = renew("--check", "--diff")
-        assert code == 0 and "CHANGED" in out and "renewed " + box.name in out, out
-        assert platform.pool.get(box.name).renewals_left == 1  # check mode renewed nothing
-        code, out = renew()
-        assert code == 0 and "CHANGED" in out, out
-        assert platform.pool.get(box.name).renewals_left == 0
-        code, out = renew()
-        assert code != 0 and "the most allowed" in out, out
+        platform.pool.wait_idle()
+    mine = play("op=list", "user=ada")
+    assert f"{box.name} nginx assigned ada port {box.host_port}" in mine.stdout, mine.stdout[-2000:]
+    renewed = play("op=renew", f"container={box.name}")
+    assert renewed.returncode == 0 and f"renewed {box.name}" in renewed.stdout, renewed.stdout[
+        -2000:
+    ]
+    reset = play("op=reset", f"container={box.name}")
+    assert reset.returncode == 0 and f"replaced {box.name}" in reset.stdout, reset.stdout[-2000:]
+    released = play("op=release", f"container={box.name}", "user=ada")
+    assert released.returncode == 0 and f"released {box.name}" in released.stdout
+    mine = play("op=list", "user=ada")
+    assert "no containers" in mine.stdout, mine.stdout[-2000:]

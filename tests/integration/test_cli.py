@@ -113,7 +113,11 @@ def test_a_broken_config_is_refused_before_anything_happens(test_env, tmp_path):
     assert not (tmp_path / "data" / "containerpoker.db").exists()
 
 
-def test_images_build_is_a_no_op_when_current(test_env):
+def test_images_build_is_a_no_op_when_current_and_writes_no_platform_state(test_env, tmp_path):
+    # The runtime_images role builds as root (debootstrap): no database of root's may appear in
+    # the platform's data folder, which the portal's user must own.
+    data_dir = tmp_path / "untouched"
+    test_env = {**test_env, "CONTAINERPOKER_DATA_DIR": str(data_dir)}
     result = run(test_env, "images", "build")
     assert result.returncode == 0, result.stderr
     assert "All images are current: nothing to build." in result.stdout
@@ -124,6 +128,7 @@ def test_images_build_is_a_no_op_when_current(test_env):
         "python": "current",
         "node": "current",
     }
+    assert not data_dir.exists()
 
 
 def test_renew_from_the_cli_and_its_dry_run(test_env):

@@ -59,7 +59,11 @@ def images_build(ctx: Context, runtimes: tuple[str, ...], force: bool) -> None:
                 f"  [cyan]{runtime:7}[/] {line[:100]}", overflow="ellipsis", no_wrap=True
             )
 
-    results = ctx.platform().build_images(runtimes or None, force=force, progress=say)
+    # Images are the engine's, not the platform's state: a platform that writes nothing, so a
+    # build as root (debootstrap needs it) creates no database the portal's user cannot write.
+    results = ctx.platform(plans_only=True).build_images(
+        runtimes or None, force=force, progress=say
+    )
     built = [n for n, s in results.items() if s == "built"]
     ctx.emit(
         results,
@@ -73,7 +77,7 @@ def images_build(ctx: Context, runtimes: tuple[str, ...], force: bool) -> None:
 @pass_ctx
 def images_status(ctx: Context) -> None:
     """Show whether each runtime image is current, outdated or missing."""
-    states = ctx.platform().image_states()
+    states = ctx.platform(plans_only=True).image_states()
 
     def human() -> None:
         table = Table("runtime", "image", "state")

@@ -22,3 +22,14 @@ options:
 requirements:
   - the C(containerpoker) core library, importable by the managed node's Python
 """
+
+    # Membership of the action group meta/runtime.yml declares (module_defaults for all).
+    ACTIONGROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/containerpoker.lab.platform) in C(module_defaults) to set
+      O(env_file) and O(config) once for every module of the collection.
+    support: full
+    membership:
+      - containerpoker.lab.platform
+"""

@@ -6,13 +6,16 @@ opening the platform, and reporting what it did.
 Modules are thin: each opens one ``Platform`` (the core's composition root) and calls a use case
 that returns a plan. In check mode the platform is opened for plans only (it writes nothing:
 no data folder, no tables, no rows), and the very same use case reports what it would do.
+
+A module runs as the user Ansible gives it. The platform's data folder belongs to its system
+user (the portal role creates both), so tasks that write there use
+``become_user: "{{ platform_user }}"``, as the roles and playbooks do; a module never switches
+user by itself.
 """
 
 from __future__ import annotations
 
 import os
-import pwd
-import sys
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -77,7 +80,6 @@ def platform_settings(module):
         settings = load_settings(env=env, env_file=env_file)
     except ContainerPokerError as exc:
         module.fail_json(msg=str(exc))
-    act_as_owner(module, settings.data_dir)
     return settings
 
 
@@ -98,33 +100,3 @@ def plan_result(module, plan, **extra):
     if module._diff:
         result["diff"] = dict(before=plan.before, after=plan.after)
     return result
-
-
-def act_as_owner(module, data_dir):
-    """Run as the user who owns the platform's data directory when started as root.
-
-    A playbook run as root (become, or root's own shell) would otherwise create the SQLite
-    database's -wal/-shm files as root, and the portal, running as its own user, could then no
-    longer write to it.
-    """
-    if os.geteuid() != 0 or not os.path.isdir(str(data_dir)):
-        return
-    uid = os.stat(str(data_dir)).st_uid
-    if uid == 0:
-        return
-    try:
-        owner = pwd.getpwuid(uid)
-        # Ansible runs this module from a zip in a root-only temporary directory and imports
-        # from it lazily: hand that payload to the new user too (Ansible removes it after).
-        for entry in sys.path:
-            if entry.endswith(".zip") and os.path.basename(os.path.dirname(entry)).startswith(
-                "ansible_"
-            ):
-                os.chown(os.path.dirname(entry), uid, -1)
-                os.chown(entry, uid, -1)
-        os.initgroups(owner.pw_name, owner.pw_gid)  # keeps its docker group
-        os.setgid(owner.pw_gid)
-        os.setuid(uid)
-    except (KeyError, OSError) as exc:
-        module.fail_json(msg="Cannot act as the owner (uid %d) of %s: %s." % (uid, data_dir, exc))
-    os.environ["HOME"] = owner.pw_dir

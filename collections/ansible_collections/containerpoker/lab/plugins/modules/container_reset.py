@@ -18,6 +18,7 @@ version_added: 0.1.0
 author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
+  - containerpoker.lab.platform.actiongroup
 options:
   container:
     description: One container (its name or Docker id).

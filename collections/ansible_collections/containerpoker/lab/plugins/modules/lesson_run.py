@@ -19,6 +19,7 @@ version_added: 0.1.0
 author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
+  - containerpoker.lab.platform.actiongroup
 options:
   lesson:
     description: The lesson, by number (1 to 8) or name (for example C(volumes)).

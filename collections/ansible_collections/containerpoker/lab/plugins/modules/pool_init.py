@@ -19,6 +19,7 @@ version_added: 0.1.0
 author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
+  - containerpoker.lab.platform.actiongroup
 requirements:
   - a reachable Docker engine and the runtime images built
 options:

@@ -19,6 +19,7 @@ version_added: 0.2.0
 author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
+  - containerpoker.lab.platform.actiongroup
 options:
   name:
     description: The node's host name, as C(containerpoker node list) shows it.

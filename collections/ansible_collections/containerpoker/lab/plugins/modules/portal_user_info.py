@@ -15,6 +15,7 @@ version_added: 0.1.0
 author: containerpoker developers (@containerpoker)
 extends_documentation_fragment:
   - containerpoker.lab.platform
+  - containerpoker.lab.platform.actiongroup
 options:
   name:
     description: Only this account (an empty list when it does not exist).

@@ -35,7 +35,6 @@ class FakeModule:
 
 
 class FakeSettings:
-    # act_as_owner() returns at once for a data directory that does not exist.
     data_dir = "/nonexistent/containerpoker-unit-test"
 
 
