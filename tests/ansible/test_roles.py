@@ -14,33 +14,11 @@ from pathlib import Path
 import pytest
 
 from ..conftest import TEST_SELECTOR
+from ..host_containers import HOST_FLAGS
 from .test_collection import run
 
 # site.yml twice on a fresh host: minutes, many more on a loaded machine.
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.converge, pytest.mark.timeout(2700)]
-
-# systemd and a nested Docker engine without --privileged (which fails on these machines).
-# SYS_PTRACE: runc opens /proc/<pid>/ns/* of the target to `docker exec` (and so to run health
-# checks) into a container whose user is not root; without it: "error executing setns process".
-HOST_FLAGS = [
-    "--cap-add",
-    "SYS_ADMIN",
-    "--cap-add",
-    "NET_ADMIN",
-    "--cap-add",
-    "SYS_PTRACE",
-    "--cgroupns=host",
-    "-v",
-    "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs",
-    "/run",
-    "--tmpfs",
-    "/run/lock",
-    "--security-opt",
-    "seccomp=unconfined",
-    "--security-opt",
-    "apparmor=unconfined",
-]
 
 
 @pytest.fixture(scope="module")

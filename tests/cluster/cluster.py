@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..host_containers import HOST_FLAGS
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TEST_LABEL = "containerpoker.test"
@@ -39,16 +41,6 @@ REGISTRY_PORT = 5443
 # The nodes' engine: Debian bookworm's docker.io 20.10 (fixed, so that no request is made
 # before the client is set up; see Cluster.client).
 API_VERSION = "1.41"
-# systemd and a nested Docker engine without --privileged (which fails on these machines);
-# the same flags as tests/ansible/test_roles.py and the Molecule scenarios.
-# fmt: off
-HOST_FLAGS = [
-    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
-    "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs", "/run", "--tmpfs", "/run/lock",
-    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-]
-# fmt: on
 # What the nodes run (the manager runs no pool container: the platform and the registry).
 DEFAULT_LABELS = [
     {"containerpoker.runtimes": ""},

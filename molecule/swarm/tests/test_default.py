@@ -1,5 +1,6 @@
-"""The swarm role on three instances: the Swarm (seen from the manager), the node labels, the
-registry, and every engine's mutual-TLS endpoint."""
+"""site.yml on three fresh instances: the Swarm (seen from the manager), the node labels, the
+registry, every engine's mutual-TLS endpoint, and the platform on the manager with the Swarm
+backend: its pools spread over both workers, and a claim served from a worker."""
 
 import json
 
@@ -98,9 +99,72 @@ def test_the_registry_serves_the_images_to_clients_of_the_ca(host):
 
 def test_each_node_pulled_the_images_its_label_names(host):
     labels = host.ansible.get_variables()["swarm_node_labels"]["containerpoker.runtimes"]
+    if "nginx" not in labels:
+        pytest.skip("this node runs no nginx container")
     shown = host.run("docker image inspect containerpoker/nginx --format '{{json .RepoDigests}}'")
-    if "nginx" in labels:
-        assert shown.rc == 0, shown.stderr
-        assert any(":5443/containerpoker/nginx@sha256:" in d for d in json.loads(shown.stdout))
-    elif "swarm_workers" in groups(host):
-        assert shown.rc != 0, "a worker without the nginx runtime got its image"
+    assert shown.rc == 0, shown.stderr
+    assert any(":5443/containerpoker/nginx@sha256:" in d for d in json.loads(shown.stdout))
+
+
+# The platform on the manager: its command, as the platform's user, with its configuration.
+CLI = (
+    "runuser -u containerpoker -- env CONTAINERPOKER_ENV_FILE=/etc/containerpoker/containerpoker.env"
+    " /opt/containerpoker/venv/bin/containerpoker --json"
+)
+
+
+def platform(host, command: str):
+    done = host.run(f"{CLI} {command}")
+    assert done.rc == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_portal_runs_with_the_swarm_backend(host):
+    if "platform" not in groups(host):
+        pytest.skip("the platform runs on the manager")
+    config = host.file("/etc/containerpoker/containerpoker.env").content_string
+    registry = f"{address(host)}:5443"
+    for line in (
+        "CONTAINERPOKER_ENGINE=swarm",
+        "CONTAINERPOKER_TLS_DIR=/etc/containerpoker/swarm-tls",
+        f"CONTAINERPOKER_REGISTRY={registry}",
+    ):
+        assert line in config.splitlines()
+    assert host.service("containerpoker-portal").is_running
+    assert host.service("containerpoker-watch").is_running
+    page = host.run(
+        "python3 -c %s",
+        "import urllib.request as u; print(u.urlopen('http://127.0.0.1:5000/login').status)",
+    )
+    assert page.stdout.strip() == "200", page.stderr
+    nodes = {n["name"]: n for n in platform(host, "node list")}
+    assert sorted(nodes) == [
+        "cp-molecule-swarm-manager",
+        "cp-molecule-swarm-worker1",
+        "cp-molecule-swarm-worker2",
+    ]
+
+
+def test_the_pools_spread_over_both_workers(host):
+    if "platform" not in groups(host):
+        pytest.skip("the platform runs on the manager")
+    ready = [c for c in platform(host, "pool list --runtime nginx") if c["state"] == "ready"]
+    assert len(ready) == 4, ready
+    assert {c["node"] for c in ready} == {"cp-molecule-swarm-worker1", "cp-molecule-swarm-worker2"}
+
+
+def test_a_claim_is_served_from_a_worker(host):
+    if "platform" not in groups(host):
+        pytest.skip("the platform runs on the manager")
+    claimed = platform(host, "pool claim nginx --user molecule-verify --no-wait")
+    try:
+        assert claimed["node"].startswith("cp-molecule-swarm-worker"), claimed
+        worker = host.check_output(
+            "docker node inspect %s --format '{{.Status.Addr}}'", claimed["node"]
+        )
+        assert claimed["url"] == f"http://{worker}:{claimed['host_port']}/", claimed
+        # From the manager (as the test host would), to the worker's address: the runtime's page.
+        answer = fetch(host, claimed["url"], "", "", "")
+        assert answer.startswith("200 ") and "Your nginx container is ready" in answer, answer
+    finally:
+        platform(host, f"pool release {claimed['name']}")
