@@ -9,9 +9,9 @@ export CONTAINERPOKER_DATA_DIR ?= $(CURDIR)/var
 export UV_COMPILE_BYTECODE := 1
 PYTEST_ARGS ?=
 # Markers with a focused target of their own, which make test and make test-fast leave out.
-OWN_TARGETS := cluster or compose or faults_full or ops or challenges
+OWN_TARGETS := cluster or swarm_molecule or compose or faults_full or ops or challenges
 
-.PHONY: help run dev compose assets engine sync images db-upgrade pools status stop logs clean format lint ansible-test test test-fast test-faults test-ops test-challenges test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm learner-image
+.PHONY: help run dev compose assets engine sync images db-upgrade pools status stop logs clean format lint ansible-test test test-fast test-faults test-ops test-challenges test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm learner-image molecule-swarm
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -112,6 +112,9 @@ test-cluster: engine sync images ## A real 3-node Swarm of systemd host containe
 
 molecule: engine sync images ## Run every role's Molecule scenario (molecule/<role>/): converge, idempotence, testinfra
 	@$(RUN) pytest -m molecule $(PYTEST_ARGS)
+
+molecule-swarm: engine sync images ## The swarm scenario alone: three fresh hosts made one platform by site.yml, twice (15-40 min)
+	@$(RUN) pytest -m swarm_molecule $(PYTEST_ARGS)
 
 images-archive: images ## Save the images into var/images.tar, for hosts that cannot build or pull (the VM)
 	@mkdir -p var && docker save -o var/images.tar containerpoker/nginx containerpoker/apache containerpoker/python containerpoker/node debian:bookworm-slim
