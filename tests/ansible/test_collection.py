@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docker
 import pytest
 
 from ..conftest import make_env
@@ -194,10 +195,26 @@ def test_admin_playbooks_do_what_they_say(tmp_path, instance):
     )
     listed = play("pool", "op=list", "runtime=nginx")
     assert listed.stdout.count(" nginx ready - port ") == 3, listed.stdout[-2000:]
+    # A container lost behind the platform's back: reconcile notices and refills; events tell.
+    client = docker.from_env(version="auto")
+    lost = client.containers.list(filters={"label": f"containerpoker.instance={instance}"})[0]
+    lost.remove(force=True)
+    client.close()
+    healed = play("pool", "op=reconcile")
+    assert healed.returncode == 0 and f"removed_dead: {lost.name}" in healed.stdout, healed.stdout[
+        -2000:
+    ]
+    assert "created: nginx 1" in healed.stdout and "changed=1" in healed.stdout
+    assert "changed=0" in play("pool", "op=reconcile").stdout  # nothing left to do
+    told = play("pool", "op=events", "count=5")
+    assert told.returncode == 0 and "reconcile - - - 1 removed dead" in told.stdout, told.stdout[
+        -2000:
+    ]
     refused = play("pool", "op=grow")
     assert (
         refused.returncode == 2
-        and "one of status, list, init, add, resize, reset, release, renew" in refused.stdout
+        and "one of status, list, init, add, resize, reset, release, renew, reconcile, events"
+        in refused.stdout
     )
     deleted = play("users", "op=delete", "user=ada")
     assert deleted.returncode == 2 and "last admin" in deleted.stdout  # refused, as it should be
