@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +37,7 @@ from ..config import Settings
 from ..errors import Busy, ContainerPokerError, EngineUnavailable, ImageMissing, InvalidRequest
 from .challenge import Challenge, CheckResult, combined_script, parse_combined
 from .framework import Lab, LessonBounds, LessonFailed, wait_until
+from .shell import own_socket
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +103,7 @@ class ExecShell:
 
     def start(self) -> ExecShell:
         self._stream = self.api.exec_start(self.exec_id, tty=True, socket=True)
-        if hasattr(self._stream, "sendall"):  # a TLS engine hands over its socket itself
-            self._socket = self._stream
-        else:  # a read-only file over the socket: a socket object of our own on it
-            self._socket = socket.socket(fileno=os.dup(self._stream.fileno()))
+        self._socket = own_socket(self._stream)
         # The HTTP client may have left the socket non-blocking (a timeout): reads here block.
         self._socket.settimeout(None)
         return self

@@ -17,6 +17,15 @@ from .flow2_shell import shell_container
 from .framework import Lab
 
 
+def own_socket(stream) -> socket.socket:
+    """A socket to read and write an attached or exec'd terminal through: a TLS engine's
+    stream is one already; over the local socket Docker hands a read-only file, so a socket
+    object of our own is made on a copy of its descriptor."""
+    if hasattr(stream, "sendall"):
+        return stream
+    return socket.socket(fileno=os.dup(stream.fileno()))
+
+
 class ShellSession:
     """Bytes in, bytes out, a terminal size, and clean-up."""
 
@@ -40,10 +49,7 @@ class ShellSession:
         self._stream = self.client.api.attach_socket(
             self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
         )
-        if hasattr(self._stream, "sendall"):  # a TLS engine hands over its socket itself
-            self._socket = self._stream
-        else:  # a read-only file over the socket: a socket object of our own on its descriptor
-            self._socket = socket.socket(fileno=os.dup(self._stream.fileno()))
+        self._socket = own_socket(self._stream)
         return self
 
     def send(self, data: bytes) -> None:

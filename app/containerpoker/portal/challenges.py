@@ -14,20 +14,15 @@ API: ``POST /api/lessons/<n>/challenge`` opens it (starts or hands out the learn
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
-
 from flask import Blueprint, jsonify, make_response, render_template, request
-from flask_jwt_extended import current_user, verify_jwt_in_request
-from simple_websocket import ConnectionClosed
+from flask_jwt_extended import current_user
 
 from ..errors import ContainerPokerError
 from . import streams, vendor
 from .context import get_platform, limit
 from .openapi import operation
 from .security import admin_required, api_user, login_required, page_login_required, page_user
-from .terminal import TERMINAL_CSP, allowed_origin, sock
+from .terminal import TERMINAL_CSP, relay, signed_in, sock
 
 bp = Blueprint("challenges", __name__)
 
@@ -132,13 +127,7 @@ def class_page():
 @sock.route("/ws/lessons/challenge/shell", bp=bp)
 def challenge_shell(ws) -> None:
     """A terminal on the learner's own engine (bash in its container, `docker` at hand)."""
-    if not allowed_origin():
-        ws.close(reason=1008, message="This terminal opens only from the portal's own pages.")
-        return
-    try:
-        verify_jwt_in_request(locations=["cookies"])
-    except Exception:  # noqa: BLE001 - any token problem: not signed in
-        ws.close(reason=1008, message="Log in first.")
+    if not signed_in(ws):
         return
     classroom = get_platform().classroom
     try:
@@ -148,34 +137,6 @@ def challenge_shell(ws) -> None:
         return
     with classroom.engines.viewing(engine):
         try:
-
-            def engine_to_page() -> None:
-                try:
-                    while True:
-                        data = shell.recv(4096)
-                        if not data:
-                            break
-                        ws.send(data.decode("utf-8", errors="replace"))
-                except (OSError, ConnectionClosed):
-                    pass
-                finally:
-                    with contextlib.suppress(Exception):
-                        ws.close(message="The shell ended: reload the page for a new one.")
-
-            threading.Thread(target=engine_to_page, daemon=True).start()
-            while True:
-                message = ws.receive()
-                if message is None:
-                    continue
-                if isinstance(message, str) and message.startswith("\x00"):
-                    try:  # a control message from the page: {"cols": .., "rows": ..}
-                        size = json.loads(message[1:])
-                        shell.resize(int(size["rows"]), int(size["cols"]))
-                    except Exception:  # noqa: BLE001 - a malformed control message is ignored
-                        pass
-                    continue
-                shell.send(message.encode() if isinstance(message, str) else message)
-        except ConnectionClosed:
-            pass
+            relay(ws, shell, "The shell ended: reload the page for a new one.")
         finally:  # the engine stays (the learner's work is in it) until they leave or idle
             shell.close()

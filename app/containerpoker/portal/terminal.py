@@ -53,15 +53,59 @@ def allowed_origin() -> bool:
     )
 
 
-@sock.route("/ws/lessons/shell", bp=bp)
-def shell(ws) -> None:
+def signed_in(ws) -> bool:
+    """Whether a terminal's WebSocket may open: it comes from the portal's own pages and carries
+    a valid login cookie. Otherwise it is closed with the reason, and False returned."""
     if not allowed_origin():
         ws.close(reason=1008, message="This terminal opens only from the portal's own pages.")
-        return
+        return False
     try:
         verify_jwt_in_request(locations=["cookies"])
     except Exception:  # noqa: BLE001 - any token problem: not signed in
         ws.close(reason=1008, message="Log in first.")
+        return False
+    return True
+
+
+def relay(ws, shell, goodbye: str) -> None:
+    """Copy bytes both ways between the page's WebSocket and ``shell`` (``send``, ``recv``,
+    ``resize``) until either ends; a message starting with NUL is the page's control message
+    ``{"cols": .., "rows": ..}``. When the shell ends, the page is told ``goodbye``."""
+
+    def shell_to_page() -> None:
+        try:
+            while True:
+                data = shell.recv(4096)
+                if not data:
+                    break
+                ws.send(data.decode("utf-8", errors="replace"))
+        except (OSError, ConnectionClosed):
+            pass
+        finally:  # the shell ended: end the page's session too
+            with contextlib.suppress(Exception):
+                ws.close(message=goodbye)
+
+    threading.Thread(target=shell_to_page, daemon=True).start()
+    try:
+        while True:
+            message = ws.receive()
+            if message is None:
+                continue
+            if isinstance(message, str) and message.startswith("\x00"):
+                try:
+                    size = json.loads(message[1:])
+                    shell.resize(int(size["rows"]), int(size["cols"]))
+                except Exception:  # noqa: BLE001 - a malformed control message is ignored
+                    pass
+                continue
+            shell.send(message.encode() if isinstance(message, str) else message)
+    except ConnectionClosed:
+        pass
+
+
+@sock.route("/ws/lessons/shell", bp=bp)
+def shell(ws) -> None:
+    if not signed_in(ws):
         return
     session = None
     try:
@@ -71,35 +115,7 @@ def shell(ws) -> None:
             ws.close(reason=1008, message=exc.message)
             return
         session.send(b"\n")  # bash printed its first prompt before we attached: ask again
-
-        def container_to_page() -> None:
-            try:
-                while True:
-                    data = session.recv(4096)
-                    if not data:
-                        break
-                    ws.send(data.decode("utf-8", errors="replace"))
-            except (OSError, ConnectionClosed):
-                pass
-            finally:  # the shell ended: end the page's session too
-                with contextlib.suppress(Exception):
-                    ws.close(message="The shell ended.")
-
-        threading.Thread(target=container_to_page, daemon=True).start()
-        while True:
-            message = ws.receive()
-            if message is None:
-                continue
-            if isinstance(message, str) and message.startswith("\x00"):
-                try:  # a control message from the page: {"cols": .., "rows": ..}
-                    size = json.loads(message[1:])
-                    session.resize(int(size["rows"]), int(size["cols"]))
-                except Exception:  # noqa: BLE001 - a malformed control message is ignored
-                    pass
-                continue
-            session.send(message.encode() if isinstance(message, str) else message)
-    except ConnectionClosed:
-        pass
+        relay(ws, session, "The shell ended.")
     finally:  # the page closed, the shell exited or something failed: remove it all
         if session is not None:
             session.close()
