@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # Markers with a focused target of their own, which make test and make test-fast leave out.
 OWN_TARGETS := cluster or swarm_molecule or compose or faults_full or ops or challenges
 
-.PHONY: help run dev compose assets engine sync images db-upgrade pools status stop logs clean format lint ansible-test test test-fast test-faults test-ops test-challenges test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm learner-image molecule-swarm
+.PHONY: help run dev compose assets engine sync images db-upgrade pools status stop logs clean format lint ansible-test test test-fast test-faults test-ops test-challenges test-cluster test-compose test-deps molecule images-archive box host-deps host-check test-vm learner-image molecule-swarm docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36mmake %-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,7 +64,7 @@ logs: ## Show recent platform events, the portal's access log, the recovery moni
 	@if [ -f /var/log/containerpoker-dockerd.log ]; then echo "--- engine (/var/log/containerpoker-dockerd.log)"; tail -n 15 /var/log/containerpoker-dockerd.log; fi
 
 clean: stop ## Stop, then delete local state, the environment and caches
-	rm -rf var .venv .pytest_cache .ruff_cache test-artifacts node_modules .import_linter_cache
+	rm -rf var .venv .pytest_cache .ruff_cache test-artifacts node_modules .import_linter_cache site
 	rm -rf collections/ansible_collections/containerpoker/lab/tests/output
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
@@ -82,13 +82,19 @@ lint: sync ## Check formatting, lint and the architecture (ruff, lint-imports, a
 ansible-test: sync ## ansible-test sanity and units on the collection (offline after the first run)
 	@scripts/ansible-test.sh
 
+docs: sync ## Build the manual (docs/, mkdocs.yml) into site/, offline; first refresh docs/img/dashboard.png from a newer browser-test screenshot
+	@shot=test-artifacts/screenshots/dashboard.png; \
+	if [ "$$shot" -nt docs/img/dashboard.png ]; then cp "$$shot" docs/img/dashboard.png; echo "docs/img/dashboard.png: refreshed from $$shot"; fi
+	@$(RUN) mkdocs build --strict --site-dir site
+	@echo "The manual: site/index.html"
+
 test-deps: ## Install what the tests need beyond the engine (PostgreSQL server binaries, Chromium)
 	@scripts/test-deps.sh
 
 test: engine sync images assets test-deps ## Run every test against the real engine (what CI runs)
 	@scripts/ansible-test.sh units
 	@$(RUN) pytest -m "not (converge or molecule or $(OWN_TARGETS))" $(PYTEST_ARGS)
-	@# Last: systemd host containers with the host's cgroups mounted (see README: Tests).
+	@# Last: systemd host containers with the host's cgroups mounted (docs/development.md: Tests).
 	@$(RUN) pytest -m "(converge or molecule) and not ($(OWN_TARGETS))" $(PYTEST_ARGS)
 
 test-fast: engine sync images assets test-deps ## The quick day-to-day subset (skips the slow tests)

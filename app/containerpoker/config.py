@@ -181,7 +181,9 @@ class Settings:
     )
     # The challenges' learner engines (lessons/sandbox.py): a nested Docker engine per
     # learner needs SYS_ADMIN and NET_ADMIN, so it is off unless the operator turns it on.
-    sandbox_enabled: bool = v.setting(False, v.flag, "learners' own Docker engines (see README)")
+    sandbox_enabled: bool = v.setting(
+        False, v.flag, "learners' own Docker engines (see docs/lessons.md)"
+    )
     sandbox_image: str = v.setting(
         "containerpoker/learner-engine", v.text, "image of a learner's Docker engine"
     )

@@ -1,6 +1,6 @@
 """Molecule, one scenario per role (molecule/<role>/): the full sequence, idempotence and the
 testinfra checks included, on systemd instances built from infrastructure/images/platform-host.
-`make molecule` runs these; `make test` runs them last (README: Tests), all but the swarm
+`make molecule` runs these; `make test` runs them last (docs/development.md: Tests), all but the swarm
 scenario: three hosts made one platform by site.yml take 15 to 40 minutes, so it has a target
 of its own, `make molecule-swarm` (marker swarm_molecule), which CI does not run."""
 

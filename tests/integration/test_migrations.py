@@ -37,7 +37,7 @@ def test_every_schema_change_is_a_migration(backend_env, tmp_path):
     finally:
         store.dispose()
     assert drift == [], (
-        "store.py and the migrations differ: add a migration (README: Administration)"
+        "store.py and the migrations differ: add a migration (docs/admin.md: Migrations)"
     )
 
 
