@@ -36,7 +36,9 @@ def wait_gone(docker_client, name: str, timeout: float = 15.0) -> None:
     """Wait until no container called ``name`` is left (removal may be in the background)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not docker_client.containers.list(all=True, filters={"name": f"^{name}$"}):
+        # The low-level list: the high-level one inspects each container it lists, which
+        # fails with NotFound when the removal lands in between.
+        if not docker_client.api.containers(all=True, filters={"name": f"^{name}$"}):
             return
         time.sleep(0.2)
     raise AssertionError(f"container {name} was still there after {timeout:.0f} s")
