@@ -61,7 +61,7 @@ def running_portal(args: list[str], env: dict, log: Path, url: str) -> Iterator[
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a readiness wait: a loaded machine imports slowly
         while True:
             try:
                 with urllib.request.urlopen(url + "/login", timeout=2) as response:

@@ -354,7 +354,8 @@ def test_the_api_documentation_renders_in_swagger_ui(served_portal, browser, scr
 
 def test_the_login_page_says_how_long_a_guesser_must_wait(served_portal, browser, screenshots):
     page = new_page(browser)
-    for name in ("typist", "classmate"):
+    # Names no other test of the session registers (the portal is shared).
+    for name in ("guessed", "neighbour"):
         register(page, served_portal, name)
         page.context.clear_cookies()
     page.goto(served_portal.url + "/login")
@@ -362,7 +363,7 @@ def test_the_login_page_says_how_long_a_guesser_must_wait(served_portal, browser
     # Five free failures; then the delays (1 s, 2 s, 4 s ...) soon outgrow a try, however
     # slow a hash is on a loaded machine.
     while 429 not in statuses and len(statuses) < 12:
-        page.fill("input[name=username]", "typist")
+        page.fill("input[name=username]", "guessed")
         page.fill("input[name=password]", f"not the password {len(statuses)}")
         with page.expect_response(re.compile(r".*/api/auth/login$")) as answer:
             page.click("button[type=submit]")
@@ -375,4 +376,4 @@ def test_the_login_page_says_how_long_a_guesser_must_wait(served_portal, browser
     assert "admin can set a new one" in error.text_content()
     page.screenshot(path=screenshots / "login-throttled.png", full_page=True)
     # A classmate behind the same address is not slowed down.
-    login(page, served_portal, "classmate")
+    login(page, served_portal, "neighbour")

@@ -100,6 +100,10 @@ def serve(
             port=int(port),
             debug=False,
             use_reloader=True,
+            # The stat reloader, whatever else is installed: werkzeug picks watchdog when it
+            # can import it (mkdocs, a dev dependency, brings it), and watchdog's loop missed
+            # edits to a package on PYTHONPATH (tests/e2e/test_dev_reload.py).
+            reloader_type="stat",
             reloader_interval=1,
             threaded=True,
         )
