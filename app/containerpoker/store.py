@@ -140,6 +140,17 @@ revoked_tokens = Table(
 )
 
 
+IN_MAX = 64  # the largest IN list of a prepared claim statement
+
+
+def padded(count: int) -> int:
+    """The next power of two (at most ``IN_MAX``): IN lists come in 7 sizes only."""
+    size = 1
+    while size < count:
+        size *= 2
+    return min(size, IN_MAX)
+
+
 class Prepared:
     """A Core statement compiled once for the store's dialect, run on a raw DBAPI cursor.
 

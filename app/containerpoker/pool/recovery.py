@@ -170,9 +170,7 @@ class Recovery:
         cfg = self.warmer.runtime(row.runtime)
         node, port = row.node, row.host_port
         if node not in {n.name for n in self.warmer.eligible_nodes(cfg)}:
-            moved = self.warmer.candidates(cfg, 1, row.owner)
-            if moved:
-                node, port = moved[0]["node"], moved[0]["host_port"]
+            node, port = self._port_elsewhere(row, cfg)
         self.engine.remove_container(row.name)
         spec = PoolContainerSpec(cfg, row.name, row.volume, node, port, row.owner)
         try:
@@ -184,7 +182,11 @@ class Recovery:
         except (TimeoutError, ContainerPokerError) as exc:
             event = {"kind": "recovery_failed", "runtime": row.runtime, "container": row.name}
             event |= {"owner": row.owner, "detail": str(exc)[:500]}
-            self.rows.move(row.id, (ASSIGNED, FAILED), event, state=FAILED, updated_at=time.time())
+            # Back to the node it was lost on: the next pass moves it again, files included.
+            where = {"node": row.node, "host_port": row.host_port} if node != row.node else {}
+            self.rows.move(
+                row.id, (ASSIGNED, FAILED), event, state=FAILED, updated_at=time.time(), **where
+            )
             return False
         moved = node != row.node
         where = f"moved to {node}, port {port}" if moved else f"port {port}"
@@ -210,6 +212,20 @@ class Recovery:
         if not kept:  # released while we replaced it: finish the release
             self.engine.remove_container(row.name)
         return bool(kept)
+
+    def _port_elsewhere(self, row, cfg) -> tuple[str, int]:
+        """A node that may run the runtime and a free port there, taken in the store at once
+        (a refill running meanwhile would otherwise pick the same port); the row's own node
+        and port when there is none."""
+        for _ in range(5):
+            moved = self.warmer.candidates(cfg, 1, row.owner)
+            if not moved:
+                break
+            node, port = moved[0]["node"], moved[0]["host_port"]
+            # Taken in the store before the container exists. None: another row has that port.
+            if self.rows.move(row.id, (ASSIGNED, FAILED), node=node, host_port=port) is not None:
+                return node, port  # ours, or the row was released meanwhile (finished below)
+        return row.node, row.host_port
 
 
 def _alive(pid: int) -> bool:
