@@ -12,7 +12,13 @@ Prints, per backend and size:
 - ``GET /api/status`` and the containers page as an admin sees it (every container), through
   the portal's own app, the median of five;
 - the engine's memory per container: the resident memory of the engine's own processes
-  (dockerd, containerd and each container's shim and port proxy) divided by the containers.
+  (dockerd, containerd and each container's shim and port proxy) divided by the containers;
+- the machine's CPU with the pool idle (percent of all cores busy, over 10 s): what the
+  pool's own health checks cost (each one a ``docker exec``, every HEALTH_INTERVAL per
+  container).
+
+The figures are taken once every container has had a health check (one health interval after
+the pool is warm): before that the engine is not yet at the load it keeps.
 
 Ratios against the 50-container figures of the same run show what grows faster than the count.
 Everything is labelled ``containerpoker.bench`` and removed at the end.
@@ -110,6 +116,20 @@ def engine_rss(processes: list[int] | None = None) -> int:
     return total
 
 
+def cpu_busy(seconds: float) -> float:
+    """The share of the machine's CPU time spent busy over ``seconds`` (all cores)."""
+
+    def read() -> tuple[int, int]:
+        with open("/proc/stat") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    total, idle = read()
+    time.sleep(seconds)
+    total2, idle2 = read()
+    return 1 - (idle2 - idle) / max(1, total2 - total)
+
+
 def measure(size: int, extra: dict[str, str], label: str, rss_before: int) -> dict:
     data = Path(tempfile.mkdtemp(prefix="cp-scale-"))
     settings = load_settings(env=env_for(size, data, extra))
@@ -121,6 +141,8 @@ def measure(size: int, extra: dict[str, str], label: str, rss_before: int) -> di
         warmed = time.perf_counter() - started
         print(f"  [{label}] warmed {size} in {warmed:.0f} s", flush=True)
         rss = (engine_rss() - rss_before) / size
+        time.sleep(settings.health_interval + 5)  # every container has had a health check
+        busy = cpu_busy(10)
         claim = claims(pool)
         pool.wait_idle()
         reconcile = median_time(lambda: pool.reconcile(refill=False), 3)
@@ -153,11 +175,13 @@ def measure(size: int, extra: dict[str, str], label: str, rss_before: int) -> di
             "status": status,
             "page": page,
             "rss": rss,
+            "busy": busy,
         }
         print(  # as it comes: a run cut short still leaves its figures
             f"  [{label}] {size}: claim p50 {row['claim_p50'] * 1000:.2f} ms p99 "
             f"{row['claim_p99'] * 1000:.2f} ms, reconcile {reconcile:.2f} s, status "
-            f"{status * 1000:.1f} ms, page {page * 1000:.0f} ms, engine {rss / 1024**2:.1f} MB/ctr",
+            f"{status * 1000:.1f} ms, page {page * 1000:.0f} ms, engine {rss / 1024**2:.1f} MB/ctr, "
+            f"CPU busy with the pool idle {busy:.0%}",
             flush=True,
         )
         return row
@@ -171,13 +195,13 @@ def report(label: str, rows: list[dict]) -> None:
     base = rows[0]
     print(f"\n{label}")
     print(
-        f"{'containers':>10} {'claim p50':>10} {'claim p99':>10} {'reconcile':>10} {'/api/status':>12} {'page':>9} {'engine/ctr':>11}"
+        f"{'containers':>10} {'claim p50':>10} {'claim p99':>10} {'reconcile':>10} {'/api/status':>12} {'page':>9} {'engine/ctr':>11} {'CPU busy':>9}"
     )
     for r in rows:
         print(
             f"{r['size']:>10} {r['claim_p50'] * 1000:>8.2f}ms {r['claim_p99'] * 1000:>8.2f}ms "
             f"{r['reconcile']:>9.2f}s {r['status'] * 1000:>10.1f}ms {r['page'] * 1000:>7.0f}ms "
-            f"{r['rss'] / 1024**2:>8.1f} MB"
+            f"{r['rss'] / 1024**2:>8.1f} MB {r['busy']:>8.0%}"
         )
     for r in rows[1:]:
         k = r["size"] / base["size"]
