@@ -150,7 +150,7 @@ function renderState(state) {
       tr.append(el("td", c.runtime));
       const link = el("a", c.url, { href: c.url, target: "_blank", rel: "noopener noreferrer" });
       const td = el("td"); td.append(link); tr.append(td);
-      tr.append(el("td", c.host_port), el("td", c.status_text));
+      tr.append(el("td", c.host_port, { class: "figure" }), el("td", c.status_text));
       tr.append(el("td", uptime(c.started_at), { class: "uptime", "data-started": c.started_at || "" }));
       tr.append(el("td", expiresIn(c.expires_at, c.expires_reason),
         { class: "expires", "data-expires": c.expires_at || "", "data-reason": c.expires_reason }));
