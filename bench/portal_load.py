@@ -302,11 +302,25 @@ def main() -> int:
             action = f"/api/containers/{container['name']}/action"
             timed(portal, "release", name, client, "POST", action, {"action": "release"})
 
+        def settle() -> None:
+            """Wait until the pool is back at its target with nothing warming or being removed.
+
+            Releases start refills and removals that cost the engine (and so the hashing
+            threads) CPU for tens of seconds: a burst timed during them measures the refill.
+            """
+            if args.no_launch:
+                return
+            with Platform(settings) as platform:
+                while True:
+                    pool = {p.runtime: p for p in platform.pool.status()}[runtime]
+                    if pool.ready >= pool.warm_target and pool.total == pool.ready:
+                        break
+                    time.sleep(0.5)
+            time.sleep(2)  # the last removal's volume and the health checks' first execs
+
         for round_no in range(args.rounds):
-            if round_no and not args.no_launch:  # wait until the pool is refilled
-                with Platform(settings) as platform:
-                    while {p.runtime: p for p in platform.pool.status()}[runtime].ready < n:
-                        time.sleep(0.5)
+            if round_no:
+                settle()
             names = [f"load{i:04d}" for i in range(round_no * n, (round_no + 1) * n)]
             # Alternate who goes first, so that neither always meets the other's leftovers.
             order = portals if round_no % 2 == 0 else portals[::-1]
@@ -317,6 +331,7 @@ def main() -> int:
                 burst(main_portal, "launch", names, launch_and_release)
         sampling.set()
         sampler.join()
+        settle()
         rates.append((hash_rate(1), hash_rate(cores)))
     finally:
         for portal in portals:
