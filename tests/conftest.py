@@ -73,7 +73,14 @@ def remove_instance(client: docker.DockerClient, instance: str | None = None) ->
         except docker.errors.APIError as exc:  # already being removed (by a background task)
             if "already in progress" not in str(exc):
                 raise
-    for volume in client.volumes.list(filters={"label": filters}):
+    volumes = client.volumes.list(filters={"label": filters})
+    if instance:  # and one Docker made without labels under this instance's names
+        volumes += [
+            v
+            for v in client.volumes.list()
+            if v.name.startswith(f"cp-{instance}-") and not v.attrs.get("Labels")
+        ]
+    for volume in volumes:
         with contextlib.suppress(docker.errors.APIError):
             volume.remove(force=True)
     for network in client.networks.list(filters={"label": filters}):

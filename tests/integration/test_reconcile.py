@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from containerpoker.config import load_settings
+from containerpoker.engine import PoolContainerSpec
+from containerpoker.errors import EngineError
 from containerpoker.store import pool_containers
 
 from ..conftest import TEST_LABEL, TEST_PORTS, TEST_RUN, make_env
@@ -116,6 +118,30 @@ def test_unknown_labelled_containers_and_volumes_are_removed(manager, docker_cli
         all=True, filters={"label": f"containerpoker.instance={instance}"}
     )
     assert sorted(c.name for c in left) == sorted(a.name for a in manager.containers())
+
+
+def test_a_volume_lost_while_its_container_is_created_fails_that_warm_up_and_leaks_nothing(
+    manager, docker_client, instance
+):
+    """A stop or a sweep that removes a warm-up's volume just before its container is created
+    makes Docker re-create it without labels, where no sweep would find it again. The engine
+    sees that (here: the unlabelled volume is already there), gives the warm-up up and
+    removes both."""
+    volume = docker_client.volumes.create(f"cp-{instance}-nginx-raced-files")  # no labels
+    engine = manager.engine
+    spec = PoolContainerSpec(
+        manager.settings.runtime("nginx"),
+        f"cp-{instance}-nginx-raced",
+        volume.name,
+        engine.nodes()[0].name,
+        TEST_PORTS["nginx"] + 90,
+    )
+
+    with pytest.raises(EngineError, match="was removed while its container was being created"):
+        engine.create_pool_container(spec)
+
+    assert not docker_client.containers.list(all=True, filters={"name": spec.name})
+    assert volume.name not in [v.name for v in docker_client.volumes.list()]
 
 
 def test_a_reconcile_with_nothing_wrong_changes_nothing(manager):

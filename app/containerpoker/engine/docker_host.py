@@ -187,12 +187,31 @@ class DockerHostEngine(Engine):
                 ) from None
         container_id = created["Id"]
         try:
+            if not self._volume_labelled(spec.volume):
+                self.remove_container(container_id)
+                self.remove_volume(spec.volume)
+                raise EngineError(
+                    f"The volume {spec.volume} was removed while its container was being "
+                    "created (a stop or a sweep at the same moment); this warm-up is given up."
+                )
             with engine_errors(f"start the container {spec.name}"):
                 self._api.start(container_id)
         except EngineError:
             self.remove_container(container_id)
             raise
         return container_id
+
+    def _volume_labelled(self, volume: str) -> bool:
+        """Whether a pool container's volume still carries this instance's labels.
+
+        A volume removed between its creation and its container's (by ``make stop`` or a
+        sweep racing a warm-up) is re-created by Docker without labels, where no sweep of
+        this instance would ever find it: it would pile up.
+        """
+        with engine_errors(f"inspect the volume {volume}"):
+            labels = self._api.inspect_volume(volume).get("Labels") or {}
+        wanted = dict(f.split("=", 1) for f in self.instance_filter())
+        return wanted.items() <= labels.items()
 
     def remove_container(self, name: str) -> bool:
         try:
