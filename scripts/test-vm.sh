@@ -37,13 +37,29 @@ if [[ -z ${CONTAINERPOKER_VM_IMAGES:-} ]]; then
 fi
 destroy() { say "vagrant destroy -f"; timeout 600 vagrant destroy -f >/dev/null 2>&1 || true; }
 trap destroy EXIT
+# Stopped by a signal (Ctrl-C, CI's timeout, kill): stop vagrant up too, then the EXIT trap
+# destroys the VM. `timeout` puts vagrant in a process group of its own, so a signal to this
+# script's group never reached it; and bash runs a trap only once its foreground command
+# ends, so vagrant up runs in the background and this script waits for it (a wait a signal
+# interrupts).
+up_pid=""
+stopped() {
+    say "stopped by SIG$1: stopping vagrant up, then destroying the VM"
+    if [[ -n $up_pid ]]; then kill -TERM "$up_pid" 2>/dev/null || true; wait "$up_pid" 2>/dev/null || true; fi
+    exit 130
+}
+trap 'stopped INT' INT
+trap 'stopped TERM' TERM
 
 started=$(date +%s)
 say "vagrant up (box $CONTAINERPOKER_BOX, timeout ${UP_TIMEOUT}s) ..."
 # Vagrant redraws its upload progress thousands of times (carriage returns): one line is enough.
 up_status=0
-timeout "$UP_TIMEOUT" vagrant up --provider libvirt 2>&1 \
-    | tr '\r' '\n' | grep --line-buffered -v '^.\{0,4\}Progress: [0-9]' || up_status=${PIPESTATUS[0]}
+timeout "$UP_TIMEOUT" vagrant up --provider libvirt \
+    > >(tr '\r' '\n' | grep --line-buffered -v '^.\{0,4\}Progress: [0-9]') 2>&1 &
+up_pid=$!
+wait "$up_pid" || up_status=$?
+up_pid=""
 (( up_status == 0 )) || fail "vagrant up did not finish (exit $up_status)"
 say "vagrant up took $(( $(date +%s) - started )) s"
 
