@@ -56,7 +56,7 @@ say "vagrant up (box $CONTAINERPOKER_BOX, timeout ${UP_TIMEOUT}s) ..."
 # Vagrant redraws its upload progress thousands of times (carriage returns): one line is enough.
 up_status=0
 timeout "$UP_TIMEOUT" vagrant up --provider libvirt \
-    > >(tr '\r' '\n' | grep --line-buffered -v '^.\{0,4\}Progress: [0-9]') 2>&1 &
+    > >(stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^.\{0,4\}Progress: [0-9]') 2>&1 &
 up_pid=$!
 wait "$up_pid" || up_status=$?
 up_pid=""
