@@ -8,6 +8,8 @@
 #      command into it (tests/browser_terminal.py: xterm.js reached the VM in the wheel);
 #      `vagrant ssh -c` runs lesson 1
 #   4. vagrant destroy -f, whatever happened
+# CP_NODES=3 make test-vm: the same with a manager and two workers (the Vagrantfile's cluster,
+# `vagrant up --no-parallel`); the claimed container must be on a worker, and every node Ready.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +18,7 @@ export PATH=$ROOT/.venv/bin:$PATH  # the ansible-playbook of the project's envir
 export CONTAINERPOKER_BOX=${CONTAINERPOKER_BOX:-containerpoker/bookworm}
 PORTAL_IP=${CONTAINERPOKER_VM_IP:-192.168.56.10}
 UP_TIMEOUT=${CONTAINERPOKER_VM_UP_TIMEOUT:-3600}
+NODES=${CP_NODES:-1}  # 3: a manager and two workers, one platform on a Swarm (the Vagrantfile)
 say() { printf '[test-vm] %s\n' "$*"; }
 fail() { printf '[test-vm] FAILED: %s\n' "$*" >&2; exit 1; }
 
@@ -55,7 +58,9 @@ started=$(date +%s)
 say "vagrant up (box $CONTAINERPOKER_BOX, timeout ${UP_TIMEOUT}s) ..."
 # Vagrant redraws its upload progress thousands of times (carriage returns): one line is enough.
 up_status=0
-timeout "$UP_TIMEOUT" vagrant up --provider libvirt \
+up_args=(--provider libvirt)
+(( NODES == 1 )) || up_args+=(--no-parallel)  # the last machine provisions the whole cluster
+timeout "$UP_TIMEOUT" vagrant up "${up_args[@]}" \
     > >(stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^.\{0,4\}Progress: [0-9]') 2>&1 &
 up_pid=$!
 wait "$up_pid" || up_status=$?
@@ -67,8 +72,8 @@ say "vagrant up took $(( $(date +%s) - started )) s"
 CONTAINERPOKER_CHECK_USER=vm$(python3 -c 'import secrets; print(secrets.token_hex(3))')
 CONTAINERPOKER_CHECK_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))')
 export CONTAINERPOKER_CHECK_USER CONTAINERPOKER_CHECK_PASSWORD
-python3 - "$PORTAL_IP" <<'EOF'
-import json, os, sys, time, urllib.request
+python3 - "$PORTAL_IP" "$NODES" <<'EOF'
+import json, os, sys, time, urllib.parse, urllib.request
 base = f"http://{sys.argv[1]}:5000"
 def call(path, body=None, token=None):
     request = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
@@ -86,7 +91,16 @@ claimed = time.perf_counter() - started
 with urllib.request.urlopen(box["url"], timeout=30) as response:
     assert response.status == 200 and b"nginx" in response.read()
 print(f"[test-vm] portal answers; {name} claimed {box['name']} in {claimed * 1000:.0f} ms; {box['url']} serves")
+head, last = sys.argv[1].rsplit(".", 1)
+if int(sys.argv[2]) > 1:  # a cluster: the manager (its two addresses) runs no pool container
+    assert urllib.parse.urlsplit(box["url"]).hostname not in (sys.argv[1], f"{head}.{int(last) + 1}"), box["url"]
 EOF
+if (( NODES > 1 )); then
+    say "the Swarm's nodes, seen from the manager ..."
+    vagrant ssh manager -c "sudo docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}'" \
+        | tee var/test-vm-nodes.log
+    [[ $(grep -c ' Ready Active' var/test-vm-nodes.log) == "$NODES" ]] || fail "not all $NODES nodes are Ready"
+fi
 say "lesson 2's terminal in Chromium ..."
 python3 tests/browser_terminal.py "http://$PORTAL_IP:5000" var/test-vm-terminal.png \
     || fail "lesson 2's terminal page did not run a typed command (see the error above)"
