@@ -202,12 +202,9 @@ class DockerHostEngine(Engine):
         return container_id
 
     def _volume_labelled(self, volume: str) -> bool:
-        """Whether a pool container's volume still carries this instance's labels.
-
-        A volume removed between its creation and its container's (by ``make stop`` or a
-        sweep racing a warm-up) is re-created by Docker without labels, where no sweep of
-        this instance would ever find it: it would pile up.
-        """
+        """Whether a pool volume still has this instance's labels: one removed (``make stop``,
+        a sweep) just before its container was created is re-created by Docker without them,
+        where no sweep would ever find it."""
         with engine_errors(f"inspect the volume {volume}"):
             labels = self._api.inspect_volume(volume).get("Labels") or {}
         wanted = dict(f.split("=", 1) for f in self.instance_filter())
