@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 from .accounts import PASSWORD_MIN, Accounts, User
@@ -182,12 +183,28 @@ class Platform:
             held = [r for r in self.pool.rows.listed() if r.node == name]
             moved = sum(r.owner is not None for r in held)
             warm = sum(r.state == "ready" for r in held)
-            if apply:  # what the pass did (a container may have failed to move)
-                report = self.pool.reconcile()
-                moved, warm = len(report.replaced), len(report.removed_dead)
+            if apply:  # what the passes did (a container may have failed to move)
+                moved, warm = self._empty(name)
             plan.add("moved", name, moved, f"{name}: {moved} assigned containers moved, files kept")
             plan.add("removed", name, warm, f"{name}: {warm} warm containers replaced elsewhere")
         return plan
+
+    def _empty(self, node: str) -> tuple[int, int]:
+        """Reconcile passes until no warm-up is left on a drained node: one placed there just
+        before the drain (a refill after a claim, here or in another process) becomes ready
+        after the first pass, and the next one replaces it elsewhere."""
+        moved = warm = 0
+        deadline = time.monotonic() + self.settings.warm_timeout
+        while True:
+            self.pool.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
+            report = self.pool.reconcile()
+            moved, warm = moved + len(report.replaced), warm + len(report.removed_dead)
+            rows = self.pool.rows.listed()
+            if time.monotonic() > deadline or not any(
+                r.node == node and r.state == "warming" for r in rows
+            ):
+                return moved, warm
+            time.sleep(0.5)
 
     # -- the host ---------------------------------------------------------------------
 

@@ -158,7 +158,8 @@ def test_a_drained_node_empties_and_its_users_keep_their_files(swarm_platform, s
     plan = platform.set_node(victim, "drain")
     try:
         assert plan.changed and any("moved" in a for a in plan.actions), plan.actions
-        assert all(a.node != victim for a in pool.containers() if a.state != "released")
+        left = [(a.name, a.state) for a in pool.containers() if a.node == victim]
+        assert [item for item in left if item[1] != "released"] == [], left
         for name, before in owners.items():
             after = pool.get(name)
             assert after.owner == before.owner
