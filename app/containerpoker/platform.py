@@ -33,7 +33,7 @@ from .errors import Busy, ConfigError, ContainerPokerError, InvalidRequest
 from .lessons.runs import LessonRun
 from .pool import Plan, Pool
 from .pool.warming import Progress
-from .store import Store
+from .store import WARMING, Store
 
 log = logging.getLogger(__name__)
 LABEL = "containerpoker"
@@ -201,7 +201,7 @@ class Platform:
             moved, warm = moved + len(report.replaced), warm + len(report.removed_dead)
             rows = self.pool.rows.listed()
             if time.monotonic() > deadline or not any(
-                r.node == node and r.state == "warming" for r in rows
+                r.node == node and r.state == WARMING for r in rows
             ):
                 return moved, warm
             time.sleep(0.5)
